@@ -1,0 +1,1 @@
+"""Benchmarks behind ``modist bench``; each prints figures."""

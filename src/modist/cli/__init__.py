@@ -1,0 +1,1 @@
+"""The ``modist`` command line: one module per subcommand."""

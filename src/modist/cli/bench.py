@@ -1,0 +1,24 @@
+"""``modist bench WHAT``: benchmarks that print figures (never assertions).
+
+Each benchmark is a module ``modist.bench.<name>`` exposing
+``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+BENCHMARKS = {
+    # name: one-line help
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="benchmarks: speed, memory, accuracy")
+    sub = parser.add_subparsers(dest="bench", metavar="WHAT", required=True)
+    for name, help_text in BENCHMARKS.items():
+        module = importlib.import_module(f"modist.bench.{name}")
+        bench_parser = sub.add_parser(name, help=help_text)
+        module.add_arguments(bench_parser)
+        bench_parser.set_defaults(func=module.run)

@@ -1,0 +1,1 @@
+"""Video decoding, datasets, clip sampling and augmentation."""

@@ -1,0 +1,1 @@
+"""Optical flow estimation and motion encodings."""

@@ -1,0 +1,1 @@
+"""Synthetic motion benchmark: classes defined by the actor's motion."""
