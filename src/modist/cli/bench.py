@@ -11,6 +11,8 @@ import importlib
 
 BENCHMARKS = {
     # name: one-line help
+    "flow": "optical flow: average EPE on ground-truth pairs and pairs/s per method",
+    "data": "video loading throughput: decode, + flow, + augmentation; memory",
 }
 
 

@@ -19,6 +19,8 @@ COMMANDS = [
     "pretrain",
     "demo",
     "bench",
+    "data",
+    "flow",
 ]
 
 

@@ -1,7 +1,16 @@
-"""Reading and writing video files with PyAV.
+"""Reading and writing video files with PyAV: probing, exact seeking, clips.
 
 Every failure to read raises :class:`~modist.errors.VideoReadError` whose message
-starts with the file path, so callers can skip-and-count or report it in one line.
+starts with the file path, so callers can skip-and-count (see
+:class:`modist.data.decode_stats.DecodeStats`) or report it in one line.
+
+Time is the canonical coordinate: ``t`` seconds after the video stream's first frame.
+A request for time ``t`` returns the frame *on screen* at ``t`` (the last frame whose
+presentation time is <= t), found by seeking to the keyframe before ``t`` and decoding
+forward, so variable-frame-rate files come out right. Frame *indices* are positions on
+the nominal frame grid (``t = index / fps``): for constant-rate files index ``i`` is the
+``i``-th frame; for variable-rate files it is the frame shown at ``i / fps``. Frames come
+out upright (the stream's display matrix is applied) as RGB uint8.
 
 Example:
     >>> import numpy as np, tempfile, os
@@ -10,24 +19,43 @@ Example:
     >>> write_video(path, frames, fps=8)
     >>> read_video(path).frames.shape
     (4, 32, 32, 3)
+    >>> read_clip(path, start_sec=0.0, num_frames=2, stride=2).times.tolist()
+    [0.0, 0.25]
 """
 
 from __future__ import annotations
 
+import heapq
 import os
+from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Iterator, Sequence
 
 import av
 import numpy as np
 
-from modist.atomic import atomic_path
+from modist.data.orientation import Orientation, frame_orientation
+from modist.data.video_write import write_video  # noqa: F401  (part of this module's API)
 from modist.errors import VideoReadError
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
+# Frames held back to repair presentation times that some files (B-frames muxed with
+# pts = dts, packed MPEG-4 in AVI) attach out of order; 0 for streams without B-frames.
+REORDER_WINDOW = 4
+# A new seek pays off once the next requested time is this far past the decoded position.
+MAX_FORWARD_SEC = 2.0
 
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the container reports about its first video stream."""
+    """What the container reports about its first video stream.
+
+    ``width``/``height`` are of the upright frame (after rotation); ``num_frames`` counts
+    the nominal frame grid (the container's count, or duration x fps when it has none,
+    then ``num_frames_estimated`` is True); ``rotation`` is the counter-clockwise display
+    rotation in degrees that reading undoes.
+    """
 
     path: str
     num_frames: int
@@ -36,6 +64,8 @@ class VideoInfo:
     width: int
     height: int
     codec: str
+    rotation: int = 0
+    num_frames_estimated: bool = False
 
 
 @dataclass
@@ -43,6 +73,16 @@ class DecodedVideo:
     frames: np.ndarray  # uint8 [T, H, W, 3] RGB
     times: np.ndarray  # float64 [T] presentation time of each frame in seconds
     fps: float
+    next_frames: np.ndarray | None = None  # [T, H, W, 3]: one nominal frame later (read_clip with_next)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """A full decode without keeping frames: what ``modist data check --full`` reports."""
+
+    num_frames: int
+    last_time: float
+    error: str | None
 
 
 def open_video(path: str | os.PathLike) -> av.container.InputContainer:
@@ -50,6 +90,8 @@ def open_video(path: str | os.PathLike) -> av.container.InputContainer:
     path = str(path)
     if not os.path.exists(path):
         raise VideoReadError(f"{path}: file not found")
+    if os.path.isdir(path):
+        raise VideoReadError(f"{path}: is a directory")
     if os.path.getsize(path) == 0:
         raise VideoReadError(f"{path}: file is empty")
     try:
@@ -65,6 +107,8 @@ def open_video(path: str | os.PathLike) -> av.container.InputContainer:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, av.FFmpegError) and exc.strerror:
+        return exc.strerror  # without the errno and the repeated file name
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
@@ -74,66 +118,334 @@ def _stream_fps(stream: av.video.stream.VideoStream) -> float:
     return float(rate) if rate else 0.0
 
 
-def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Container metadata without decoding (frame count may be estimated from duration)."""
-    with open_video(path) as container:
-        stream = container.streams.video[0]
-        fps = _stream_fps(stream)
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / av.time_base
+class _LandedLate(Exception):
+    """The seek put the decoder after the first requested time."""
+
+
+class _Reordered(Exception):
+    """Presentation times went backwards: decode again with a reorder window."""
+
+
+class VideoReader:
+    """Seek-and-decode access to one video; open once, read several clips.
+
+    ``short_side`` resizes (during the RGB conversion, which is cheaper than resizing
+    afterwards) so the upright frame's shorter side has that many pixels. ``threads``
+    is FFmpeg's decoder thread count (1 suits DataLoader workers; 0 = FFmpeg decides).
+
+    Example:
+        >>> with VideoReader(path) as reader:  # doctest: +SKIP
+        ...     clip = reader.clip(start_sec=1.0, num_frames=8, stride=4, with_next=True)
+    """
+
+    def __init__(self, path: str | os.PathLike, short_side: int | None = None, threads: int = 1):
+        self.path = str(path)
+        self.short_side = short_side
+        self._threads = threads
+        self._container = open_video(self.path)
+        self._setup_stream()
+        self._orientation: Orientation | None = None
+        self._lookahead = REORDER_WINDOW if self._stream.codec_context.has_b_frames else 0
+        self._decode_error: str | None = None
+
+    def _setup_stream(self) -> None:
+        stream = self._container.streams.video[0]
+        # FFmpeg's default (0 = one thread per core) would start threads in every reader;
+        # a DataLoader worker has one core, and threads outliving a fork can deadlock it.
+        stream.codec_context.thread_count = self._threads
+        if self._threads != 1:
+            stream.thread_type = "AUTO"
+        self._stream = stream
+        self._time_base = stream.time_base or Fraction(1, av.time_base)
+        self._tb = float(self._time_base)
+        self._start = stream.start_time or 0
+        self.fps = _stream_fps(stream)
+        self._frame_sec = 1.0 / self.fps if self.fps > 0 else 1.0 / 30
+        self.duration = self._duration()
+
+    def _duration(self) -> float:
+        stream, container = self._stream, self._container
+        if stream.duration:
+            return float(stream.duration * self._time_base)
+        if container.duration:
+            end = (container.start_time or 0) + container.duration
+            return max(end / av.time_base - float(self._start * self._time_base), 0.0)
+        return 0.0
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def orientation(self) -> Orientation:
+        """Display orientation; decodes the first frame if nothing was decoded yet."""
+        if self._orientation is None:
+            try:
+                self.frames_at([0.0])
+            except VideoReadError:
+                self._orientation = Orientation()
+        return self._orientation or Orientation()
+
+    @property
+    def info(self) -> VideoInfo:
+        stream = self._stream
+        width, height = self.orientation.display_size(stream.codec_context.width, stream.codec_context.height)
+        estimated = not stream.frames
+        num_frames = stream.frames or int(round(self.duration * self.fps))
+        return VideoInfo(
+            self.path, int(num_frames), self.fps, self.duration, width, height,
+            stream.codec_context.name, self.orientation.degrees, estimated,
+        )
+
+    # -- reading ------------------------------------------------------------------
+
+    def frames_at(self, times: Sequence[float] | np.ndarray) -> DecodedVideo:
+        """The frames on screen at ``times`` (seconds from the first frame), in request order.
+
+        Times before the first frame give the first frame and times past the last frame
+        the last one, unless decoding stopped well before the container's duration: then
+        the file is truncated and VideoReadError says where decoding stopped.
+        """
+        times = np.asarray(times, dtype=np.float64).reshape(-1)
+        if times.size == 0 or not np.all(np.isfinite(times)):
+            raise ValueError(f"need finite times, got {times!r}")
+        targets, inverse = np.unique(np.maximum(times, 0.0), return_inverse=True)
+        picked: list[tuple[float, av.VideoFrame]] = []
+        for group in _split_groups(targets, MAX_FORWARD_SEC):
+            picked.extend(self._decode_group(group))
+        rgb: dict[int, np.ndarray] = {}
+        for _, frame in picked:
+            if id(frame) not in rgb:
+                rgb[id(frame)] = self._to_rgb(frame)
+        frames = np.stack([rgb[id(picked[i][1])] for i in inverse])
+        return DecodedVideo(frames, np.array([picked[i][0] for i in inverse]), self.fps)
+
+    def frames(self, indices: Sequence[int] | np.ndarray) -> DecodedVideo:
+        """Frames at positions of the nominal frame grid (``time = index / fps``)."""
+        indices = np.asarray(indices).reshape(-1)
+        if indices.size and indices.min() < 0:
+            raise ValueError(f"frame indices must be >= 0, got {indices.min()}")
+        return self.frames_at(indices * self._frame_sec)
+
+    def clip(self, start_sec: float, num_frames: int, stride: int, with_next: bool = False) -> DecodedVideo:
+        """``num_frames`` frames ``stride`` nominal frames apart from ``start_sec``.
+
+        ``with_next`` also returns the frame one nominal frame after each (for flow) in
+        ``next_frames``, decoded in the same pass.
+        """
+        return self.clips([start_sec], num_frames, stride, with_next)[0]
+
+    def clips(
+        self, starts: Sequence[float], num_frames: int, stride: int, with_next: bool = False
+    ) -> list[DecodedVideo]:
+        """Several clips (e.g. the two views of a training pair) read in one pass.
+
+        Clips less than ``MAX_FORWARD_SEC`` apart share one seek and decode run.
+        """
+        step = self._frame_sec
+        grid = np.arange(num_frames) * stride * step
+        per_clip = [np.concatenate([s + grid, s + grid + step]) if with_next else s + grid for s in starts]
+        both = self.frames_at(np.concatenate(per_clip))
+        out, offset = [], 0
+        for times in per_clip:
+            frames, stamps = both.frames[offset : offset + len(times)], both.times[offset : offset + len(times)]
+            offset += len(times)
+            nxt = frames[num_frames:] if with_next else None
+            out.append(DecodedVideo(frames[:num_frames], stamps[:num_frames], self.fps, nxt))
+        return out
+
+    def scan(self) -> ScanResult:
+        """Decode every frame from the start without converting it; count and time them."""
+        self._seek(0.0)
+        count, last = 0, 0.0
+        for t, frame in self._timed_frames():
+            if self._orientation is None:
+                self._orientation = frame_orientation(frame)
+            count, last = count + 1, max(last, t)
+        return ScanResult(count, last, self._decode_error)
+
+    # -- internals ----------------------------------------------------------------
+
+    def _seek(self, sec: float) -> None:
+        self._decode_error = None
+        pts = self._start + int(Fraction(sec).limit_denominator(1_000_000) / self._time_base)
+        try:
+            self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)
+        except (av.FFmpegError, OverflowError, ValueError):
+            # Unseekable (damaged index, raw streams): start over from the beginning.
+            self._container.close()
+            self._container = open_video(self.path)
+            self._setup_stream()
+
+    def _decoded(self, skip_before: float | None) -> Iterator[av.VideoFrame]:
+        """Demux and decode; packets timed before ``skip_before`` skip non-reference frames.
+
+        Nothing shown before ``skip_before`` is wanted, and B-frames nothing refers to
+        can be left undecoded there: a seek lands on a keyframe up to a GOP before the
+        target, so this saves much of the lead-in.
+        """
+        codec = self._stream.codec_context
+        skipping = skip_before is not None and skip_before > 0
+        if skipping:
+            codec.skip_frame = "NONREF"
+        try:
+            for packet in self._container.demux(self._stream):
+                if skipping and (packet.pts is None or (packet.pts - self._start) * self._tb >= skip_before):
+                    codec.skip_frame = "DEFAULT"
+                    skipping = False
+                yield from packet.decode()
+        finally:
+            if skipping:
+                codec.skip_frame = "DEFAULT"
+
+    def _timed_frames(self, skip_before: float | None = None) -> Iterator[tuple[float, av.VideoFrame]]:
+        """Decoded frames in output order with repaired presentation times (seconds)."""
+        heap: list[float] = []
+        pending: deque[av.VideoFrame] = deque()
+        last = -self._frame_sec
+        try:
+            for frame in self._decoded(skip_before if self._threads == 1 else None):
+                label = frame.pts if frame.pts is not None else frame.dts
+                t = (label - self._start) * self._tb if label is not None else last + self._frame_sec
+                last = t
+                # Decoders emit frames in display order even when the attached times are
+                # shuffled; the smallest time seen within the window belongs to the oldest frame.
+                heapq.heappush(heap, t)
+                pending.append(frame)
+                if len(pending) > self._lookahead:
+                    yield heapq.heappop(heap), pending.popleft()
+        except (av.FFmpegError, ValueError, MemoryError) as exc:
+            self._decode_error = _reason(exc)  # a damaged file ends here
+        while pending:
+            yield heapq.heappop(heap), pending.popleft()
+
+    def _decode_group(self, targets: np.ndarray) -> list[tuple[float, av.VideoFrame]]:
+        backoff = 0.0
+        while True:
+            seek_sec = max(float(targets[0]) - backoff, 0.0)
+            try:
+                return self._run(seek_sec, targets)
+            except _LandedLate:
+                backoff = max(2 * backoff, 1.0)
+            except _Reordered:
+                self._lookahead = max(2 * self._lookahead, REORDER_WINDOW)
+                if self._lookahead > 64:
+                    raise VideoReadError(f"{self.path}: presentation times are out of order") from None
+
+    def _run(self, seek_sec: float, targets: np.ndarray) -> list[tuple[float, av.VideoFrame]]:
+        self._seek(seek_sec)
+        eps = 0.1 * self._frame_sec  # container time bases round frame times by up to ~1 ms
+        out: list[tuple[float, av.VideoFrame]] = []
+        prev: tuple[float, av.VideoFrame] | None = None
+        latest = -np.inf
+        # Skip non-reference frames until well before the first target: the margin covers
+        # decoder reordering and times that some files attach a few frames off.
+        skip_before = float(targets[0]) - max(0.5, 16 * self._frame_sec)
+        for t, frame in self._timed_frames(skip_before):
+            if self._orientation is None:
+                self._orientation = frame_orientation(frame)
+            if prev is None and t > targets[0] + eps and seek_sec > 0:
+                raise _LandedLate
+            if t < latest - eps:
+                raise _Reordered
+            latest = max(latest, t)
+            while len(out) < len(targets) and t > targets[len(out)] + eps:
+                out.append(prev or (t, frame))
+            if len(out) == len(targets):
+                return out
+            prev = (t, frame)
+        if prev is None:
+            if seek_sec > 0:
+                raise _LandedLate  # seeked past the readable data of a damaged file
+            detail = f" ({self._decode_error})" if self._decode_error else ""
+            raise VideoReadError(f"{self.path}: no decodable frames{detail}")
+        tolerance = max(3 * self._frame_sec, 0.1)
+        wanted = float(targets[-1])
+        if wanted > prev[0] + tolerance and prev[0] < self.duration - tolerance:
+            detail = f" ({self._decode_error})" if self._decode_error else ""
+            raise VideoReadError(
+                f"{self.path}: truncated or corrupt: decoding stopped at {prev[0]:.2f} s "
+                f"of {self.duration:.2f} s{detail}"
+            )
+        out.extend([prev] * (len(targets) - len(out)))
+        return out
+
+    def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        orientation = self._orientation or Orientation()
+        if self.short_side:
+            width, height = orientation.display_size(frame.width, frame.height)
+            scale = self.short_side / min(width, height)
+            size = (max(round(width * scale), 1), max(round(height * scale), 1))
+            coded_w, coded_h = orientation.display_size(*size)  # back to decoded orientation
+            image = frame.to_ndarray(format="rgb24", width=coded_w, height=coded_h, interpolation="AREA", threads=1)
         else:
-            duration = 0.0
-        num_frames = stream.frames or int(round(duration * fps))
-        ctx = stream.codec_context
-        return VideoInfo(str(path), int(num_frames), fps, duration, ctx.width, ctx.height, ctx.name)
+            # One swscale thread: a pool per converted frame costs more than it saves.
+            image = frame.to_ndarray(format="rgb24", threads=1)
+        return orientation.apply(image)
 
 
-def read_video(path: str | os.PathLike, max_frames: int | None = None) -> DecodedVideo:
-    """Decode all frames (or the first ``max_frames``) as RGB uint8."""
+def _split_groups(targets: np.ndarray, max_gap: float) -> list[np.ndarray]:
+    """Sorted times split where consecutive ones are more than ``max_gap`` apart."""
+    cuts = np.flatnonzero(np.diff(targets) > max_gap) + 1
+    return np.split(targets, cuts)
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Container metadata; decodes only the first frame (for its display rotation)."""
+    with VideoReader(path) as reader:
+        return reader.info
+
+
+def read_video(path: str | os.PathLike, max_frames: int | None = None, short_side: int | None = None) -> DecodedVideo:
+    """Decode all frames (or the first ``max_frames``) as upright RGB uint8.
+
+    A truncated file yields the frames before the damage; VideoReadError if none.
+    """
     frames: list[np.ndarray] = []
     times: list[float] = []
-    with open_video(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        fps = _stream_fps(stream)
-        try:
-            for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))
-                times.append(float(frame.time) if frame.time is not None else len(times) / max(fps, 1e-6))
-                if max_frames is not None and len(frames) >= max_frames:
-                    break
-        except (av.FFmpegError, ValueError) as exc:
-            if not frames:
-                raise VideoReadError(f"{path}: decoding failed ({_reason(exc)})") from None
-            # A truncated file still yields the frames before the damage.
-    if not frames:
-        raise VideoReadError(f"{path}: no decodable frames")
-    return DecodedVideo(np.stack(frames), np.asarray(times), fps)
+    with VideoReader(path, short_side=short_side, threads=0) as reader:
+        for t, frame in reader._timed_frames():
+            if reader._orientation is None:
+                reader._orientation = frame_orientation(frame)
+            frames.append(reader._to_rgb(frame))
+            times.append(t)
+            if max_frames is not None and len(frames) >= max_frames:
+                break
+        if not frames:
+            detail = f" ({reader._decode_error})" if reader._decode_error else ""
+            raise VideoReadError(f"{path}: no decodable frames{detail}")
+        return DecodedVideo(np.stack(frames), np.asarray(times), reader.fps)
 
 
-def write_video(
-    path: str | os.PathLike,
-    frames: np.ndarray,
-    fps: float,
-    codec: str = "libx264",
-    crf: int = 18,
-) -> None:
-    """Encode uint8 [T, H, W, 3] RGB frames; the file appears only when complete."""
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"expected uint8 [T,H,W,3] frames, got {frames.dtype} {frames.shape}")
-    height, width = frames.shape[1:3]
-    with atomic_path(path) as tmp:
-        with av.open(str(tmp), mode="w") as container:
-            stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-            stream.width, stream.height = width, height
-            stream.pix_fmt = "yuv420p"
-            if codec == "libx264":
-                stream.options = {"crf": str(crf), "preset": "medium"}
-            for image in frames:
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode())
+def read_frames_at(path: str | os.PathLike, times: Sequence[float], **options) -> DecodedVideo:
+    """Frames on screen at ``times`` seconds (see :meth:`VideoReader.frames_at`)."""
+    from modist.data.backends import reader_for
 
+    with reader_for(path, **options) as reader:
+        return reader.frames_at(times)
+
+
+def read_frames(path: str | os.PathLike, indices: Sequence[int], **options) -> DecodedVideo:
+    """Frames at nominal-grid ``indices`` (see :meth:`VideoReader.frames`)."""
+    from modist.data.backends import reader_for
+
+    with reader_for(path, **options) as reader:
+        return reader.frames(indices)
+
+
+def read_clip(
+    path: str | os.PathLike, start_sec: float, num_frames: int, stride: int, with_next: bool = False, **options
+) -> DecodedVideo:
+    """``num_frames`` frames every ``stride`` nominal frames from ``start_sec`` (see :meth:`VideoReader.clip`).
+
+    ``options``: ``short_side``, ``threads``, ``backend`` ("pyav", "torchcodec", "auto").
+    """
+    from modist.data.backends import reader_for
+
+    with reader_for(path, **options) as reader:
+        return reader.clip(start_sec, num_frames, stride, with_next=with_next)

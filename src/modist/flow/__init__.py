@@ -1,1 +1,41 @@
-"""Optical flow estimation and motion encodings."""
+"""Optical flow estimation, motion encodings, visualisation and ``.flo`` I/O.
+
+Example:
+    >>> import numpy as np
+    >>> from modist.flow import estimate, flow_to_color
+    >>> a = np.zeros((32, 32, 3), np.uint8)
+    >>> flow_to_color(estimate(a, a, method="dis")).shape
+    (32, 32, 3)
+"""
+
+from modist.flow.cache import load_cached_flow, open_cached_flow
+from modist.flow.colour import flow_to_color
+from modist.flow.encodings import (
+    MOTION_KINDS,
+    dequantize_flow,
+    encode_motion,
+    flow_edges_uint8,
+    motion_channels,
+    quantize_flow,
+)
+from modist.flow.estimate import METHODS, estimate, estimate_batch
+from modist.flow.flo import read_flo, write_flo
+from modist.flow.metrics import endpoint_error
+
+__all__ = [
+    "METHODS",
+    "MOTION_KINDS",
+    "dequantize_flow",
+    "encode_motion",
+    "endpoint_error",
+    "estimate",
+    "estimate_batch",
+    "flow_edges_uint8",
+    "flow_to_color",
+    "load_cached_flow",
+    "open_cached_flow",
+    "motion_channels",
+    "quantize_flow",
+    "read_flo",
+    "write_flo",
+]

@@ -1,0 +1,168 @@
+"""``modist bench flow``: accuracy (average end-point error) and speed of every flow method.
+
+Runs each method on every pair of ``pairs.csv`` (Middlebury, Sintel) plus the stereo pairs
+next to it, reports average EPE against ground truth (zero flow as the reference), EPE per
+pair, pairs/s on the benchmark pairs and pairs/s on 224x224 crops (the training size).
+Timing is in this one process after a warm-up, with ``--threads`` intra-op threads for
+OpenCV and torch. Pairs are downscaled to ``--max-side`` (GT scaled too) so that TV-L1 on a
+2-core CPU fits in minutes; ``--max-side 0`` keeps native resolution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from modist.atomic import write_text
+from modist.errors import ConfigError, FlowError
+from modist.flow import endpoint_error, estimate, estimate_batch
+from modist.flow.pairs import FlowPair, load_csv_pairs, load_stereo_pairs
+
+DEFAULT_METHODS = "dis:ultrafast,dis:fast,dis:medium,farneback,tvl1,torch_tvl1"
+
+
+@dataclass
+class MethodResult:
+    label: str
+    epe: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    speed_224: float = float("nan")
+
+    @property
+    def mean_epe(self) -> float:
+        return float(np.mean(list(self.epe.values())))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pairs", default="../shared/data/flow/pairs.csv", help="pairs.csv with GT flow")
+    parser.add_argument("--no-stereo", action="store_true", help="skip the stereo pairs beside pairs.csv")
+    parser.add_argument(
+        "--methods", default=DEFAULT_METHODS,
+        help=f"comma list of METHOD or dis:PRESET (default {DEFAULT_METHODS}; raft added if available)",
+    )
+    parser.add_argument("--max-side", type=int, default=384, help="downscale pairs to this longer side (0: native)")
+    parser.add_argument("--speed-pairs", type=int, default=8, help="224x224 crops timed per method (0: skip)")
+    parser.add_argument("--threads", type=int, default=1, help="OpenCV and torch intra-op threads")
+    parser.add_argument("--device", default=None, help="device for torch_tvl1 / raft (default: cuda if available)")
+    parser.add_argument("--out", default=None, help="also write the markdown table here")
+
+
+def parse_methods(spec: str, device: str | None) -> list[tuple[str, str, dict]]:
+    """``"dis:fast,tvl1"`` -> [(label, method, options)]; raft is appended when available."""
+    out = []
+    for item in (s.strip() for s in spec.split(",")):
+        if not item:
+            continue
+        name, _, preset = item.partition(":")
+        options: dict = {"preset": preset} if preset else {}
+        if name in ("torch_tvl1", "raft") and device:
+            options["device"] = device
+        out.append((item, name, options))
+    if "raft" not in {m for _, m, _ in out}:
+        try:
+            from modist.flow.raft import check_available
+
+            check_available()
+            out.append(("raft", "raft", {"device": device} if device else {}))
+        except FlowError:
+            pass
+    return out
+
+
+def _crops(pairs: list[FlowPair], n: int, size: int = 224) -> tuple[np.ndarray, np.ndarray]:
+    f0, f1 = [], []
+    for i in range(n):
+        p = pairs[i % len(pairs)]
+        h, w = p.frame0.shape[:2]
+        s = size / min(h, w) if min(h, w) < size else 1.0
+        a, b = (cv2.resize(x, None, fx=s, fy=s) if s != 1.0 else x for x in (p.frame0, p.frame1))
+        y, x = (a.shape[0] - size) // 2, (a.shape[1] - size) // 2
+        f0.append(a[y : y + size, x : x + size])
+        f1.append(b[y : y + size, x : x + size])
+    return np.ascontiguousarray(np.stack(f0)), np.ascontiguousarray(np.stack(f1))
+
+
+def run_methods(pairs: list[FlowPair], methods: list[tuple[str, str, dict]], speed_pairs: int) -> list[MethodResult]:
+    results = []
+    crops = _crops(pairs, speed_pairs) if speed_pairs > 0 else None
+    bar = tqdm(total=len(methods) * len(pairs), desc="flow bench", unit="pair")
+    for label, method, options in methods:
+        res = MethodResult(label)
+        warm = pairs[0].frame0[:64, :64], pairs[0].frame1[:64, :64]
+        estimate(*warm, method=method, **options)  # create cached objects / first-call costs
+        for pair in pairs:
+            bar.set_postfix_str(f"{label} {pair.name}")
+            start = time.perf_counter()
+            flow = estimate(pair.frame0, pair.frame1, method=method, **options)
+            res.seconds += time.perf_counter() - start
+            res.epe[pair.name] = endpoint_error(flow, pair.gt, pair.valid)
+            bar.update()
+        if crops is not None:
+            start = time.perf_counter()
+            estimate_batch(*crops, method=method, **options)
+            res.speed_224 = len(crops[0]) / (time.perf_counter() - start)
+        results.append(res)
+    bar.close()
+    return results
+
+
+def format_report(pairs: list[FlowPair], results: list[MethodResult], args: argparse.Namespace) -> str:
+    zero = {p.name: endpoint_error(np.zeros_like(p.gt), p.gt, p.valid) for p in pairs}
+    dev = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    res_note = f"longer side <= {args.max_side} px" if args.max_side else "native resolution"
+    lines = [
+        f"Flow benchmark: {len(pairs)} pairs ({res_note}), {os.cpu_count()} CPUs, "
+        f"{args.threads} thread(s) for OpenCV/torch, torch device {dev}, {platform.processor() or platform.machine()}.",
+        "",
+        "| method | mean EPE (px) | pairs/s (bench pairs) | pairs/s (224x224) |",
+        "|---|---|---|---|",
+        f"| zero flow | {np.mean(list(zero.values())):.3f} | - | - |",
+    ]
+    for r in results:
+        lines.append(f"| {r.label} | {r.mean_epe:.3f} | {len(pairs) / r.seconds:.2f} | {r.speed_224:.2f} |")
+    lines += ["", "EPE per pair (px):", ""]
+    lines.append("| pair | size | zero | " + " | ".join(r.label for r in results) + " |")
+    lines.append("|---" * (3 + len(results)) + "|")
+    for p in pairs:
+        h, w = p.frame0.shape[:2]
+        cells = " | ".join(f"{r.epe[p.name]:.3f}" for r in results)
+        lines.append(f"| {p.name} | {w}x{h} | {zero[p.name]:.3f} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    pairs = load_csv_pairs(args.pairs)
+    if not args.no_stereo:
+        pairs += load_stereo_pairs(Path(args.pairs).parent / "stereo")
+    if args.max_side:
+        pairs = [p.resized(args.max_side) for p in pairs]
+    methods = parse_methods(args.methods, args.device)
+    if not methods:
+        raise ConfigError("--methods: no method given")
+    for _, method, options in methods:  # fail fast on a bad name before minutes of work
+        estimate(pairs[0].frame0[:16, :16], pairs[0].frame1[:16, :16], method=method, **options)
+    start = time.perf_counter()
+    results = run_methods(pairs, methods, args.speed_pairs)
+    report = format_report(pairs, results, args)
+    print(report, end="")
+    if args.out:
+        write_text(args.out, report)
+    best = min(results, key=lambda r: r.mean_epe)
+    print(
+        f"flow bench: {len(methods)} methods x {len(pairs)} pairs in {time.perf_counter() - start:.0f} s; "
+        f"lowest mean EPE {best.mean_epe:.3f} ({best.label})" + (f"; table written to {args.out}" if args.out else "")
+    )
+    return 0

@@ -1,0 +1,185 @@
+"""Pretraining configuration: typed dataclasses, YAML files and ``key=value`` overrides.
+
+OmegaConf validates every key and value against the dataclasses, so a typo in a
+YAML file or on the command line fails with the offending key named.
+
+Example:
+    >>> cfg = load_config(None, ["method.name=rgb_only", "train.steps=10"])
+    >>> cfg.method.name, cfg.train.steps
+    ('rgb_only', 10)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+from modist.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "synth:data/synth"  # dataset spec, see modist.data.adapters.resolve_dataset
+    split: str = "train"
+    fold: int = 1
+    clip_frames: int = 8
+    stride: int = 2
+    min_gap_sec: float = 0.5
+    max_gap_sec: float = 10.0
+    # Frames are resized so the short side is this before cropping (0 keeps decoded size).
+    short_side: int = 0
+    crop_size: int = 48
+    crop_scale_min: float = 0.5
+    flip: bool = True
+    color_jitter: float = 0.4
+    grayscale_prob: float = 0.2
+    blur_prob: float = 0.0
+    cache_videos: int = 0  # decoded videos kept in memory per loader process (0 = none)
+    num_workers: int = 0
+
+
+@dataclass
+class MotionConfig:
+    source: str = "on_the_fly"  # on_the_fly | cache
+    method: str = "dis"
+    preset: str = "fast"
+    gap: int = 1  # frames between the two frames of a flow pair (the authors used 5)
+    encoding: str = "flow_edges"  # flow_edges | dxdy | magnitude
+    max_flow: float = 20.0
+    edge_max: float = 10.0
+    cache_dir: str = ""
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "r3d_tiny"
+    base_width: int = 16
+    motion_arch: str = ""  # empty: same as arch
+    motion_width_divisor: float = 4.0
+    proj_hidden: int = 256
+    embed_dim: int = 128
+
+
+@dataclass
+class MethodConfig:
+    name: str = "modist"  # modist | rgb_only | motion_only | supervised
+    # Loss weights; None takes the method's preset (see modist.methods.factory.PRESET_WEIGHTS).
+    weight_vv: Optional[float] = None
+    weight_mm: Optional[float] = None
+    weight_vm: Optional[float] = None
+    weight_mv: Optional[float] = None
+    temperature: float = 0.1
+    queue_size: int = 65536
+    momentum: float = 0.999
+    momentum_schedule: str = "constant"  # constant | cosine
+    shuffle_bn_groups: int = 2  # key encoders see the batch in shuffled groups (MoCo shuffle-BN)
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"  # adamw | sgd
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    warmup_steps: int = 0
+    schedule: str = "cosine"  # cosine | constant
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 32
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    seed: int = 0
+    out_dir: str = "runs/pretrain"
+    log_every: int = 10
+    checkpoint_every: int = 0  # steps; 0 = only at the end
+    threads: int = 0  # torch intra-op threads on CPU (0 = torch default)
+    progress: bool = True
+
+
+@dataclass
+class PretrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "motion.source": ("on_the_fly", "cache"),
+    "motion.encoding": ("flow_edges", "dxdy", "magnitude"),
+    "method.name": ("modist", "rgb_only", "motion_only", "supervised"),
+    "method.momentum_schedule": ("constant", "cosine"),
+    "optim.name": ("adamw", "sgd"),
+    "optim.schedule": ("cosine", "constant"),
+}
+
+POSITIVE: tuple[str, ...] = (
+    "data.clip_frames", "data.stride", "data.crop_size", "motion.gap", "model.base_width",
+    "model.embed_dim", "model.proj_hidden", "method.temperature", "method.queue_size",
+    "method.shuffle_bn_groups", "optim.lr", "train.steps", "train.batch_size", "model.motion_width_divisor",
+)
+
+
+def _validate(cfg: DictConfig) -> None:
+    for key, choices in CHOICES.items():
+        value = OmegaConf.select(cfg, key)
+        if value not in choices:
+            raise ConfigError(f"invalid value {value!r} for {key}; choose from {', '.join(choices)}")
+    for key in POSITIVE:
+        value = OmegaConf.select(cfg, key)
+        if not value > 0:
+            raise ConfigError(f"invalid value {value!r} for {key}; must be > 0")
+    if not 0 < cfg.data.crop_scale_min <= 1:
+        raise ConfigError(f"invalid value {cfg.data.crop_scale_min!r} for data.crop_scale_min; must be in (0, 1]")
+    if not 0 <= cfg.method.momentum < 1:
+        raise ConfigError(f"invalid value {cfg.method.momentum!r} for method.momentum; must be in [0, 1)")
+    if cfg.data.min_gap_sec > cfg.data.max_gap_sec:
+        raise ConfigError("data.min_gap_sec must not exceed data.max_gap_sec")
+
+
+def _describe(exc: OmegaConfBaseException) -> str:
+    key = getattr(exc, "full_key", None)
+    text = str(exc).splitlines()[0]
+    if isinstance(exc, (ConfigKeyError, ConfigAttributeError)):
+        return f"unknown config key {key!r}" if key else text
+    return f"invalid value for {key}: {text}" if key else text
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> PretrainConfig:
+    """Defaults <- YAML file <- ``key=value`` overrides, validated; returns a typed config."""
+    cfg = OmegaConf.structured(PretrainConfig)
+    try:
+        if path is not None:
+            if not Path(path).is_file():
+                raise ConfigError(f"{path}: config file not found")
+            try:
+                loaded = OmegaConf.load(path)
+            except Exception as exc:  # yaml.YAMLError and friends
+                raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+            cfg = OmegaConf.merge(cfg, loaded)
+        for item in overrides or []:
+            if "=" not in item:
+                raise ConfigError(f"override {item!r} is not of the form key=value")
+        if overrides:
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(_describe(exc)) from None
+    _validate(cfg)
+    return OmegaConf.to_object(cfg)  # type: ignore[return-value]
+
+
+def to_yaml(cfg: PretrainConfig) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def to_dict(cfg: PretrainConfig) -> dict[str, Any]:
+    return OmegaConf.to_container(OmegaConf.structured(cfg))  # type: ignore[return-value]

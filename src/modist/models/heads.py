@@ -1,0 +1,25 @@
+"""Projection heads mapping pooled features to the contrastive embedding space."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ProjectionHead(nn.Module):
+    """Linear -> ReLU -> Linear -> L2 normalisation (the MoDist release: 2048 -> 128).
+
+    Example:
+        >>> head = ProjectionHead(64, hidden_dim=32, out_dim=8)
+        >>> z = head(torch.randn(4, 64))
+        >>> torch.allclose(z.norm(dim=1), torch.ones(4))
+        True
+    """
+
+    def __init__(self, in_dim: int, hidden_dim: int = 2048, out_dim: int = 128):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(inplace=True), nn.Linear(hidden_dim, out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.mlp(x), dim=1)

@@ -1,0 +1,223 @@
+"""3D ResNets assembled from a stem and a list of stage specifications.
+
+One builder covers the family: R3D (basic blocks, 3x3x3 convs), Slow-style
+bottleneck networks (temporal kernel per stage) and the thin motion pathway (every
+width divided by a factor). Named presets live in :data:`BACKBONES`.
+
+Example:
+    >>> import torch
+    >>> net = build_backbone("r3d_tiny", in_channels=3, width_divisor=1)
+    >>> net(torch.zeros(2, 3, 8, 56, 56)).shape
+    torch.Size([2, 128])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One residual stage: ``depth`` blocks producing ``width`` channels."""
+
+    depth: int
+    width: int
+    spatial_stride: int = 1
+    temporal_stride: int = 1
+    temporal_kernel: int = 3
+
+
+def _conv_bn_relu(cin: int, cout: int, kernel, stride, relu: bool = True) -> list[nn.Module]:
+    padding = tuple(k // 2 for k in kernel)
+    layers: list[nn.Module] = [
+        nn.Conv3d(cin, cout, kernel, stride=stride, padding=padding, bias=False),
+        nn.BatchNorm3d(cout),
+    ]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return layers
+
+
+class BasicBlock3d(nn.Module):
+    """Two (kt x 3 x 3) convolutions (R3D-18 style)."""
+
+    expansion = 1
+
+    def __init__(self, cin: int, width: int, stride: tuple[int, int, int], temporal_kernel: int):
+        super().__init__()
+        kt = temporal_kernel
+        self.body = nn.Sequential(
+            *_conv_bn_relu(cin, width, (kt, 3, 3), stride),
+            *_conv_bn_relu(width, width, (kt, 3, 3), 1, relu=False),
+        )
+        self.shortcut = _shortcut(cin, width, stride)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+class Bottleneck3d(nn.Module):
+    """(kt x 1 x 1) -> (1 x 3 x 3) -> (1 x 1 x 1) with 4x expansion (Slow / ResNet-50 style)."""
+
+    expansion = 4
+
+    def __init__(self, cin: int, width: int, stride: tuple[int, int, int], temporal_kernel: int):
+        super().__init__()
+        cout = width * self.expansion
+        self.body = nn.Sequential(
+            *_conv_bn_relu(cin, width, (temporal_kernel, 1, 1), 1),
+            *_conv_bn_relu(width, width, (1, 3, 3), stride),
+            *_conv_bn_relu(width, cout, (1, 1, 1), 1, relu=False),
+        )
+        # Zero-init of the last BN makes each block start as identity (Goyal et al.).
+        nn.init.zeros_(self.body[-1].weight)
+        self.shortcut = _shortcut(cin, cout, stride)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+class Conv2Plus1d(nn.Sequential):
+    """A (kt x 3 x 3) convolution factorised into spatial then temporal (R(2+1)D)."""
+
+    def __init__(self, cin: int, cout: int, stride: tuple[int, int, int], temporal_kernel: int):
+        # Middle width keeps the parameter count of the full 3D conv (Tran et al. 2018).
+        mid = (temporal_kernel * 9 * cin * cout) // (9 * cin + temporal_kernel * cout)
+        super().__init__(
+            nn.Conv3d(cin, mid, (1, 3, 3), stride=(1, stride[1], stride[2]), padding=(0, 1, 1), bias=False),
+            nn.BatchNorm3d(mid),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(mid, cout, (temporal_kernel, 1, 1), stride=(stride[0], 1, 1),
+                      padding=(temporal_kernel // 2, 0, 0), bias=False),
+        )
+
+
+class BasicBlock2Plus1d(nn.Module):
+    expansion = 1
+
+    def __init__(self, cin: int, width: int, stride: tuple[int, int, int], temporal_kernel: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            Conv2Plus1d(cin, width, stride, temporal_kernel),
+            nn.BatchNorm3d(width),
+            nn.ReLU(inplace=True),
+            Conv2Plus1d(width, width, (1, 1, 1), temporal_kernel),
+            nn.BatchNorm3d(width),
+        )
+        self.shortcut = _shortcut(cin, width, stride)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+def _shortcut(cin: int, cout: int, stride: tuple[int, int, int]) -> nn.Module:
+    if cin == cout and stride == (1, 1, 1):
+        return nn.Identity()
+    return nn.Sequential(nn.Conv3d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm3d(cout))
+
+
+class ResNet3d(nn.Module):
+    """Stem, residual stages, global average pool; returns [N, out_dim] features."""
+
+    def __init__(
+        self,
+        block: type[nn.Module],
+        stages: list[StageSpec],
+        in_channels: int = 3,
+        stem_width: int = 64,
+        stem_kernel: tuple[int, int, int] = (3, 7, 7),
+        stem_stride: tuple[int, int, int] = (1, 2, 2),
+        stem_pool: bool = True,
+    ):
+        super().__init__()
+        stem: list[nn.Module] = _conv_bn_relu(in_channels, stem_width, stem_kernel, stem_stride)
+        if stem_pool:
+            stem.append(nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
+        self.stem = nn.Sequential(*stem)
+        layers = []
+        cin = stem_width
+        for spec in stages:
+            blocks = []
+            for i in range(spec.depth):
+                stride = (spec.temporal_stride, spec.spatial_stride, spec.spatial_stride) if i == 0 else (1, 1, 1)
+                blocks.append(block(cin, spec.width, stride, spec.temporal_kernel))
+                cin = spec.width * block.expansion
+            layers.append(nn.Sequential(*blocks))
+        self.stages = nn.Sequential(*layers)
+        self.out_dim = cin
+        self.pool = nn.AdaptiveAvgPool3d(1)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature map [N, C, T', H', W'] before pooling (for attention / saliency maps)."""
+        return self.stages(self.stem(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.forward_features(x)).flatten(1)
+
+
+def _div(width: int, divisor: float) -> int:
+    return max(1, int(round(width / divisor)))
+
+
+def r3d_tiny(in_channels: int = 3, width_divisor: float = 1.0, base_width: int = 16) -> ResNet3d:
+    """A small R3D for CPU-scale runs: 4 stages of one basic block, widths w..8w."""
+    w = _div(base_width, width_divisor)
+    stages = [StageSpec(1, w), StageSpec(1, 2 * w, 2), StageSpec(1, 4 * w, 2), StageSpec(1, 8 * w, 2)]
+    return ResNet3d(BasicBlock3d, stages, in_channels, stem_width=w, stem_pool=False)
+
+
+def r3d_18(in_channels: int = 3, width_divisor: float = 1.0, base_width: int = 64) -> ResNet3d:
+    """R3D-18 (Tran et al. 2018, as in torchvision): [2,2,2,2] basic blocks, 3x3x3 convs."""
+    w = _div(base_width, width_divisor)
+    stages = [StageSpec(2, w), StageSpec(2, 2 * w, 2, 2), StageSpec(2, 4 * w, 2, 2), StageSpec(2, 8 * w, 2, 2)]
+    return ResNet3d(BasicBlock3d, stages, in_channels, stem_width=w, stem_pool=False)
+
+
+def r2plus1d_18(in_channels: int = 3, width_divisor: float = 1.0, base_width: int = 64) -> ResNet3d:
+    """R(2+1)D-18: R3D-18 with each 3x3x3 conv factorised into 1x3x3 + 3x1x1."""
+    w = _div(base_width, width_divisor)
+    stages = [StageSpec(2, w), StageSpec(2, 2 * w, 2, 2), StageSpec(2, 4 * w, 2, 2), StageSpec(2, 8 * w, 2, 2)]
+    return ResNet3d(BasicBlock2Plus1d, stages, in_channels, stem_width=w, stem_pool=False)
+
+
+def slow_r50(
+    in_channels: int = 3,
+    width_divisor: float = 1.0,
+    base_width: int = 64,
+    temporal_kernels: tuple[int, int, int, int, int] = (1, 1, 1, 3, 3),
+) -> ResNet3d:
+    """Slow-R50 (Feichtenhofer et al. 2019): ResNet-50 bottlenecks [3,4,6,3].
+
+    ``temporal_kernels`` are (conv1, res2, res3, res4, res5); the SlowOnly default is
+    conv1=1 and 3 in res4/res5 only; the MoDist release uses conv1=5. Pass all ones
+    for the motion pathway's 2D-temporal default variant.
+    """
+    w = _div(base_width, width_divisor)
+    k1, k2, k3, k4, k5 = temporal_kernels
+    stages = [StageSpec(3, w, 1, 1, k2), StageSpec(4, 2 * w, 2, 1, k3),
+              StageSpec(6, 4 * w, 2, 1, k4), StageSpec(3, 8 * w, 2, 1, k5)]
+    return ResNet3d(Bottleneck3d, stages, in_channels, stem_width=w, stem_kernel=(k1, 7, 7))
+
+
+BACKBONES: dict[str, Callable[..., ResNet3d]] = {
+    "r3d_tiny": r3d_tiny,
+    "r3d_18": r3d_18,
+    "r2plus1d_18": r2plus1d_18,
+    "slow_r50": slow_r50,
+}
+
+
+def build_backbone(name: str, in_channels: int = 3, width_divisor: float = 1.0, **kwargs) -> ResNet3d:
+    """Build a preset by name; ``width_divisor`` thins every stage (motion pathway)."""
+    from modist.errors import ConfigError
+
+    if name not in BACKBONES:
+        raise ConfigError(f"unknown backbone {name!r}; choose from {sorted(BACKBONES)}")
+    return BACKBONES[name](in_channels=in_channels, width_divisor=width_divisor, **kwargs)

@@ -1,0 +1,69 @@
+"""Settings of the synthetic motion benchmark.
+
+Example:
+    >>> cfg = SynthConfig(train_per_class=2, test_per_class=1)
+    >>> cfg.validate().num_frames
+    32
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from modist.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What to generate; lengths in pixels refer to a 64 px frame and scale with ``size``."""
+
+    size: int = 64  # square frames, H = W = size
+    num_frames: int = 32
+    fps: int = 16
+    train_per_class: int = 40
+    test_per_class: int = 12  # for each of test_biased and test_unbiased
+    scene_bias: float = 0.9  # P(background family == class's own family) in train/test_biased
+    num_distractors: int = 2
+    camera_pan_prob: float = 0.5
+    crf: int = 18
+
+    def validate(self) -> "SynthConfig":
+        """Return self, or raise ConfigError naming the offending key."""
+        _check_int(self, "size", 32, 1024)
+        _check_int(self, "num_frames", 2, 10_000)
+        _check_int(self, "fps", 1, 1000)
+        _check_int(self, "train_per_class", 0, 1_000_000)
+        _check_int(self, "test_per_class", 0, 1_000_000)
+        _check_int(self, "num_distractors", 0, 100)
+        _check_int(self, "crf", 0, 51)
+        _check_prob(self, "scene_bias")
+        _check_prob(self, "camera_pan_prob")
+        if self.train_per_class == 0 and self.test_per_class == 0:
+            raise ConfigError("synth: train_per_class and test_per_class are both 0, nothing to generate")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SynthConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"synth: unknown config key {unknown[0]!r}")
+        return cls(**data).validate()
+
+
+def _check_int(cfg: SynthConfig, key: str, low: int, high: int) -> None:
+    value = getattr(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"synth: {key} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"synth: {key} must be in [{low}, {high}], got {value}")
+
+
+def _check_prob(cfg: SynthConfig, key: str) -> None:
+    value = getattr(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ConfigError(f"synth: {key} must be a probability in [0, 1], got {value!r}")

@@ -1,0 +1,47 @@
+import subprocess
+import sys
+
+import pytest
+
+from modist.cli.main import main
+
+
+def _run(args, capsys):
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_unknown_config_key_is_one_line_naming_the_key(capsys):
+    code, _, err = _run(["pretrain", "--config", "demo", "method.temprature=0.5"], capsys)
+    assert code == 2
+    assert err.strip() == "modist: error: unknown config key 'method.temprature'"
+
+
+def test_missing_config_file_is_named(tmp_path, capsys):
+    code, _, err = _run(["pretrain", "--config", str(tmp_path / "missing.yaml")], capsys)
+    assert code == 2 and "missing.yaml" in err and err.count("\n") == 1
+
+
+def test_missing_dataset_is_named_and_nothing_is_written(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, err = _run(["pretrain", "--config", "demo", f"data.dataset=synth:{tmp_path / 'nowhere'}",
+                         f"train.out_dir={out}"], capsys)
+    assert code == 2 and "nowhere" in err and err.count("\n") == 1
+    assert not (out / "checkpoint.pt").exists()
+
+
+def test_console_script_reports_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "modist.cli.main", "pretrain", "--config", "demo", "train.steps=-3"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "train.steps" in proc.stderr
+
+
+@pytest.mark.parametrize("sub", ["demo", "pretrain", "synth", "bench"])
+def test_every_command_has_help(sub, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([sub, "--help"])
+    assert exc.value.code == 0
+    assert "usage: modist" in capsys.readouterr().out

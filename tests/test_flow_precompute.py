@@ -1,0 +1,84 @@
+"""``modist flow DATASET --out DIR``: sharded, resumable precomputation of motion input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from modist.cli.main import main
+from modist.data.video import write_video
+from modist.flow.cache import cache_path, load_cached_flow
+from modist.flow.precompute import resolve_shard
+
+
+def _square_video(path, dx: int, frames: int = 10) -> None:
+    rng = np.random.default_rng(dx)
+    background = (rng.random((48, 64, 3)) * 60 + 40).astype(np.uint8)
+    video = np.repeat(background[None], frames, axis=0)
+    texture = (rng.random((16, 16, 3)) * 120 + 120).astype(np.uint8)
+    for t in range(frames):
+        video[t, 16:32, 8 + dx * t : 24 + dx * t] = texture
+    write_video(path, video, fps=10, crf=10)
+
+
+@pytest.fixture()
+def dataset(tmp_path):
+    root = tmp_path / "videos"
+    root.mkdir()
+    _square_video(root / "a.mp4", 2)
+    _square_video(root / "b.mp4", 3)
+    (root / "broken.mp4").write_bytes(b"not a video at all")
+    return root
+
+
+def test_precompute_resume_and_redo(dataset, tmp_path, capsys):
+    out = tmp_path / "cache"
+    assert main(["flow", str(dataset), "--out", str(out)]) == 1  # broken.mp4 fails, others are done
+    text = capsys.readouterr().out
+    assert "broken.mp4" in text and "2 done" in text and "1 failed" in text
+    flow = load_cached_flow(out, dataset / "b.mp4")
+    assert flow.shape == (9, 48, 64, 2)
+    # the textured square moves 3 px/frame to the right: its interior flow is ~(3, 0)
+    inner = flow[4, 20:28, 8 + 3 * 4 + 4 : 8 + 3 * 4 + 12].reshape(-1, 2)
+    np.testing.assert_allclose(np.median(inner, axis=0), (3.0, 0.0), atol=0.5)
+    summary = json.loads((out / "flow-summary.shard0of1.json").read_text())
+    assert summary["pairs"] == 18 and summary["bytes_per_video_second"] > 0
+
+    assert main(["flow", str(dataset), "--out", str(out)]) == 1
+    assert "2 skipped" in capsys.readouterr().out
+
+    damaged = cache_path(out, dataset / "a.mp4")
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    assert main(["flow", str(dataset), "--out", str(out)]) == 1
+    assert "1 redone, 1 skipped" in capsys.readouterr().out
+    assert load_cached_flow(out, dataset / "a.mp4").shape == (9, 48, 64, 2)
+
+    # other settings make the old file stale
+    assert main(["flow", str(dataset), "--out", str(out), "--preset", "ultrafast"]) == 1
+    assert "2 redone" in capsys.readouterr().out
+
+
+def test_shards_partition_the_videos(dataset, tmp_path, monkeypatch, capsys):
+    (dataset / "broken.mp4").unlink()
+    out = tmp_path / "cache"
+    assert main(["flow", str(dataset), "--out", str(out), "--shard", "1", "--num-shards", "2"]) == 0
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["flow", str(dataset), "--out", str(out), "--workers", "2"]) == 0
+    capsys.readouterr()
+    assert cache_path(out, dataset / "a.mp4").exists() and cache_path(out, dataset / "b.mp4").exists()
+    assert {p.name for p in out.glob("flow-summary*")} == {"flow-summary.shard0of2.json", "flow-summary.shard1of2.json"}
+    for name in ("flow-summary.shard0of2.json", "flow-summary.shard1of2.json"):
+        assert json.loads((out / name).read_text())["done"] == 1
+
+
+def test_shard_arguments_are_checked(monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert resolve_shard(None, None) == (0, 1)
+    assert main(["flow", str(tmp_path), "--out", str(tmp_path / "o"), "--shard", "2", "--num-shards", "2"]) == 2
+    assert "--shard 2 --num-shards 2" in capsys.readouterr().err
+    assert main(["flow", "--out", str(tmp_path / "o")]) == 2
+    assert "missing DATASET" in capsys.readouterr().err

@@ -1,0 +1,82 @@
+"""Clip samplers: gap bounds, clamping on short videos, determinism, time-based variants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modist.data.sampling import (
+    clip_indices,
+    clip_seconds,
+    clip_span,
+    clip_times,
+    sample_pair_start_times,
+    sample_pair_starts,
+    segment_bounds,
+    uniform_clip_start_times,
+    uniform_clip_starts,
+)
+
+
+def test_clip_span_and_indices_by_hand():
+    assert clip_span(8, 4) == 29
+    np.testing.assert_array_equal(clip_indices(10, 4, 3, 100), [10, 13, 16, 19])
+    np.testing.assert_array_equal(clip_indices(95, 4, 3, 100), [95, 98, 99, 99])  # repeats the last frame
+
+
+def test_pair_gap_within_bounds_and_clip_inside_video():
+    fps, frames, stride, n = 30.0, 900, 4, 8  # a 30 s video
+    for seed in range(300):
+        a, b = sample_pair_starts(frames, fps, n, stride, 0.5, 10.0, np.random.default_rng(seed))
+        gap = abs(a - b)
+        assert 15 <= gap <= 300  # 0.5 s .. 10 s at 30 fps
+        assert 0 <= min(a, b) and max(a, b) + clip_span(n, stride) <= frames
+
+
+def test_pair_gap_is_clamped_on_short_videos():
+    # 40 frames, clip span 29: only 11 frames of room, less than the 15-frame minimum gap.
+    for seed in range(50):
+        a, b = sample_pair_starts(40, 30.0, 8, 4, 0.5, 10.0, np.random.default_rng(seed))
+        assert sorted((a, b)) == [0, 11]
+    # Shorter than one clip: both clips start at 0.
+    assert sample_pair_starts(10, 30.0, 8, 4, 0.5, 10.0, np.random.default_rng(0)) == (0, 0)
+
+
+def test_pair_sampling_is_deterministic_and_uses_both_orders():
+    draws = [sample_pair_starts(600, 30.0, 8, 4, 0.5, 10.0, np.random.default_rng(7)) for _ in range(3)]
+    assert draws[0] == draws[1] == draws[2]
+    pairs = [sample_pair_starts(600, 30.0, 8, 4, 0.5, 10.0, np.random.default_rng(s)) for s in range(40)]
+    orders = {a < b for a, b in pairs}
+    assert orders == {True, False}
+
+
+def test_uniform_clip_starts_by_hand():
+    assert uniform_clip_starts(129, 8, 4, 5) == [0, 25, 50, 75, 100]
+    assert uniform_clip_starts(129, 8, 4, 1) == [50]
+    assert uniform_clip_starts(10, 8, 4, 3) == [0, 0, 0]
+
+
+def test_time_helpers_by_hand():
+    assert clip_seconds(8, 4, 29.0) == pytest.approx(1.0)
+    np.testing.assert_allclose(clip_times(2.0, 3, 5, 25.0), [2.0, 2.2, 2.4])
+    assert segment_bounds(10.0) == (0.0, 10.0)
+    assert segment_bounds(10.0, 3.0, 7.5) == (3.0, 7.5)
+    assert segment_bounds(10.0, 8.0, 20.0) == (8.0, 10.0)  # untrimmed download shorter than the annotation
+
+
+def test_pair_start_times_gap_bounds_clamping_and_offset():
+    for seed in range(300):
+        a, b = sample_pair_start_times(30.0, 1.0, 0.5, 10.0, np.random.default_rng(seed), offset_sec=5.0)
+        assert 0.5 <= abs(a - b) <= 10.0
+        assert 5.0 <= min(a, b) and max(a, b) <= 5.0 + 29.0
+    # 1.2 s of video, 1 s clips: at most 0.2 s of room, so the gap is exactly 0.2 s.
+    a, b = sample_pair_start_times(1.2, 1.0, 0.5, 10.0, np.random.default_rng(0))
+    assert sorted((a, b)) == pytest.approx([0.0, 0.2])
+    assert sample_pair_start_times(0.5, 1.0, 0.5, 10.0, np.random.default_rng(0)) == (0.0, 0.0)
+    first = sample_pair_start_times(30.0, 1.0, 0.5, 10.0, np.random.default_rng(3))
+    assert first == sample_pair_start_times(30.0, 1.0, 0.5, 10.0, np.random.default_rng(3))
+
+
+def test_uniform_clip_start_times_by_hand():
+    assert uniform_clip_start_times(10.0, 2.0, 5) == pytest.approx([0.0, 2.0, 4.0, 6.0, 8.0])
+    assert uniform_clip_start_times(10.0, 2.0, 1, offset_sec=1.0) == pytest.approx([5.0])
