@@ -13,6 +13,8 @@ BENCHMARKS = {
     # name: one-line help
     "flow": "optical flow: average EPE on ground-truth pairs and pairs/s per method",
     "data": "video loading throughput: decode, + flow, + augmentation; memory",
+    "train": "MoDist training step on random tensors: clips/s, peak memory, model FLOP utilisation",
+    "models": "backbone table: parameters and GFLOPs per view",
 }
 
 

@@ -21,6 +21,9 @@ COMMANDS = [
     "bench",
     "data",
     "flow",
+    "embed",
+    "evaluate",
+    "models",
 ]
 
 

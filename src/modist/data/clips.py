@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -23,8 +24,8 @@ from torch.utils.data import Dataset
 
 from modist.data.records import VideoRecord
 from modist.data.sampling import clip_indices, sample_pair_starts, uniform_clip_starts
-from modist.data.video import read_video
-from modist.errors import VideoReadError
+from modist.data.video import VideoReader, read_video
+from modist.errors import DataError, VideoReadError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class FlowSpec:
     method: str = "dis"
     preset: str = "fast"
     gap: int = 1
+    cache_dir: str = ""  # read flow made by ``modist flow DATASET --out cache_dir`` instead
 
     def options(self) -> dict:
         return {"preset": self.preset} if self.method == "dis" else {}
@@ -56,61 +58,145 @@ class VideoCache:
 
     def put(self, key: str, frames: np.ndarray, fps: float) -> tuple[np.ndarray, float, dict]:
         item = (frames, fps, {})
-        if self.capacity > 0:
-            self._videos[key] = item
-            while len(self._videos) > self.capacity:
-                self._videos.popitem(last=False)
+        self._videos[key] = item
+        while len(self._videos) > self.capacity:
+            self._videos.popitem(last=False)
         return item
 
 
-def _resize_short_side(frames: np.ndarray, short_side: int) -> np.ndarray:
-    if short_side <= 0:
-        return frames
-    h, w = frames.shape[1:3]
-    scale = short_side / min(h, w)
-    if abs(scale - 1) < 1e-6:
-        return frames
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+StartChooser = Callable[[int, float], "list[int]"]
 
 
 class ClipSource:
-    """Decodes records (trimmed to their start/end) and computes flow, with a shared cache."""
+    """Frames of the clips a dataset asks for, and their flow.
+
+    Two strategies, chosen by ``cache_videos``:
+
+    * ``cache_videos > 0``: decode whole videos once and keep the most recent ones in
+      memory, flow memoised per frame (small datasets such as the synthetic benchmark);
+    * ``cache_videos == 0``: open the video, seek and decode only the frames of the
+      requested clips plus their flow partners (real datasets with long videos).
+    """
 
     def __init__(self, flow: FlowSpec | None, short_side: int = 0, cache_videos: int = 0):
         self.flow = flow
         self.short_side = short_side
-        self.cache = VideoCache(cache_videos)
+        self.cache = VideoCache(cache_videos) if cache_videos > 0 else None
 
-    def video(self, record: VideoRecord) -> tuple[np.ndarray, float, dict]:
+    def clips(self, record: VideoRecord, choose_starts: StartChooser, clip_frames: int, stride: int
+              ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+        """RGB clips [T, H, W, 3] uint8 and (if ``flow``) flow [T, H, W, 2] float16 per start.
+
+        ``choose_starts(num_frames, fps)`` picks start frames once the length is known.
+        Raises VideoReadError for unreadable videos.
+        """
+        if self.cache is not None:
+            return self._from_cache(record, choose_starts, clip_frames, stride)
+        return self._by_seeking(record, choose_starts, clip_frames, stride)
+
+    def _gap(self) -> int:
+        return self.flow.gap if self.flow is not None else 0
+
+    def _from_cache(self, record, choose_starts, clip_frames, stride):
         key = f"{record.path}|{record.start_sec}|{record.end_sec}"
         item = self.cache.get(key)
-        if item is not None:
-            return item
-        decoded = read_video(record.path)
-        frames = decoded.frames
-        if record.start_sec is not None or record.end_sec is not None:
-            lo = record.start_sec or 0.0
-            hi = record.end_sec if record.end_sec is not None else np.inf
-            keep = (decoded.times >= lo - 1e-6) & (decoded.times < hi)
-            if not keep.any():
-                raise VideoReadError(f"{record.path}: no frames between {lo} s and {hi} s")
-            frames = frames[keep]
-        return self.cache.put(key, _resize_short_side(frames, self.short_side), decoded.fps)
+        if item is None:
+            decoded = read_video(record.path, short_side=self.short_side or None)
+            frames = _trim(decoded.frames, decoded.times, record)
+            item = self.cache.put(key, frames, decoded.fps)
+        frames, fps, memo = item
+        idx = [clip_indices(s, clip_frames, stride, len(frames)) for s in choose_starts(len(frames), fps)]
+        rgb = [frames[i] for i in idx]
+        if self.flow is None:
+            return rgb, None
+        if self.flow.cache_dir:
+            return rgb, self._from_flow_cache(record, idx, fps, 0, frames.shape[1:3])
+        last = len(frames) - 1
+        todo = [i for i in dict.fromkeys(np.concatenate(idx).tolist()) if i not in memo]
+        if todo:
+            nxt = [min(i + self._gap(), last) for i in todo]
+            for i, f in zip(todo, self._estimate(frames[todo], frames[nxt])):
+                memo[i] = f
+        return rgb, [np.stack([memo[i] for i in clip.tolist()]) for clip in idx]
 
-    def flow_at(self, frames: np.ndarray, memo: dict, indices: np.ndarray) -> np.ndarray:
-        """Flow from each indexed frame to the one ``gap`` later (clamped at the end)."""
+    def _by_seeking(self, record, choose_starts, clip_frames, stride):
+        with VideoReader(record.path, short_side=self.short_side or None) as reader:
+            info = reader.info
+            fps = info.fps if info.fps > 0 else 30.0
+            first = int(round((record.start_sec or 0.0) * fps))
+            end = info.num_frames if record.end_sec is None else min(info.num_frames, int(round(record.end_sec * fps)))
+            num_frames = end - first
+            if num_frames <= 0:
+                raise VideoReadError(f"{record.path}: no frames between {record.start_sec} s and {record.end_sec} s")
+            idx = [clip_indices(s, clip_frames, stride, num_frames) for s in choose_starts(num_frames, fps)]
+            flat = np.concatenate(idx)
+            from_cache = self.flow is not None and bool(self.flow.cache_dir)
+            computes_flow = self.flow is not None and not from_cache
+            partners = np.minimum(flat + self._gap(), num_frames - 1) if computes_flow else flat[:0]
+            wanted = np.unique(np.concatenate([flat, partners]))
+            decoded = reader.frames(wanted + first).frames
+        position = {int(i): k for k, i in enumerate(wanted)}
+        rgb = [decoded[[position[int(i)] for i in clip]] for clip in idx]
+        if self.flow is None:
+            return rgb, None
+        if from_cache:
+            return rgb, self._from_flow_cache(record, idx, fps, first, decoded.shape[1:3])
+        flows = self._estimate(decoded[[position[int(i)] for i in flat]],
+                               decoded[[position[int(i)] for i in partners]])
+        return rgb, list(flows.reshape(len(idx), clip_frames, *flows.shape[1:]))
+
+    def _from_flow_cache(self, record: VideoRecord, idx: list[np.ndarray], fps: float, first: int,
+                         size: tuple[int, int]) -> list[np.ndarray]:
+        """Flow of the clips' frames from a precomputed cache, resized to the frames' size.
+
+        Pair ``i`` of a cache is the flow from frame ``i`` to ``i + gap``; when the cache
+        was made at another resolution the field is resized and its vectors rescaled.
+        """
+        from modist.flow.cache import open_cached_flow
+
+        try:
+            with open_cached_flow(self.flow.cache_dir, record.path) as cached:
+                if int(cached.settings.get("gap", 1)) != self.flow.gap:
+                    raise VideoReadError(f"{cached.path}: flow cache made with gap "
+                                         f"{cached.settings.get('gap')} but motion.gap is {self.flow.gap}")
+                flat = np.concatenate(idx) + first
+                lo, hi = int(flat.min()), int(flat.max()) + 1
+                block = cached.read(lo, min(hi, cached.num_pairs))
+        except DataError as exc:
+            raise VideoReadError(str(exc)) from None
+        if len(block) == 0:
+            raise VideoReadError(f"{record.path}: flow cache holds no pairs for the requested frames")
+        picked = block[np.minimum(flat - lo, len(block) - 1)]
+        picked = _resize_flow(picked, size)
+        return list(picked.astype(np.float16).reshape(len(idx), -1, *picked.shape[1:]))
+
+    def _estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
         from modist.flow import estimate_batch
 
-        assert self.flow is not None
-        last = len(frames) - 1
-        todo = [int(i) for i in dict.fromkeys(indices.tolist()) if int(i) not in memo]
-        if todo:
-            nxt = [min(i + self.flow.gap, last) for i in todo]
-            flows = estimate_batch(frames[todo], frames[nxt], method=self.flow.method, **self.flow.options())
-            for i, f in zip(todo, flows):
-                memo[i] = f.astype(np.float16)
-        return np.stack([memo[int(i)] for i in indices])
+        flow = estimate_batch(frames0, frames1, method=self.flow.method, **self.flow.options())
+        return flow.astype(np.float16)
+
+
+def _resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize [N, h, w, 2] flow to ``size`` (H, W), scaling the vectors with the image."""
+    h, w = flow.shape[1:3]
+    if (h, w) == tuple(size):
+        return flow
+    out = np.stack([cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_LINEAR) for f in flow])
+    out[..., 0] *= size[1] / w
+    out[..., 1] *= size[0] / h
+    return out
+
+
+def _trim(frames: np.ndarray, times: np.ndarray, record: VideoRecord) -> np.ndarray:
+    if record.start_sec is None and record.end_sec is None:
+        return frames
+    lo = record.start_sec or 0.0
+    hi = record.end_sec if record.end_sec is not None else np.inf
+    keep = (times >= lo - 1e-6) & (times < hi)
+    if not keep.any():
+        raise VideoReadError(f"{record.path}: no frames between {lo} s and {hi} s")
+    return frames[keep]
 
 
 class _ClipDataset(Dataset):
@@ -131,18 +217,17 @@ class _ClipDataset(Dataset):
     def __getitem__(self, index: int) -> dict | None:
         record = self.records[index]
         try:
-            frames, fps, memo = self.source.video(record)
+            rgb, flow = self.source.clips(record, self._starts, self.clip_frames, self.stride)
         except VideoReadError as exc:
             log.warning("skipping unreadable video: %s", exc)
             return None
-        idx = [clip_indices(s, self.clip_frames, self.stride, len(frames)) for s in self._starts(len(frames), fps)]
         item = {
-            "rgb": torch.from_numpy(np.stack([frames[i] for i in idx])),
+            "rgb": torch.from_numpy(np.stack(rgb)),
             "label": -1 if record.label is None else int(record.label),
             "index": index,
         }
-        if self.source.flow is not None:
-            item["flow"] = torch.from_numpy(np.stack([self.source.flow_at(frames, memo, i) for i in idx]))
+        if flow is not None:
+            item["flow"] = torch.from_numpy(np.stack(flow))
         return item
 
 
@@ -186,12 +271,22 @@ def collate_clips(items: list[dict | None]) -> dict:
     batch: dict = {"skipped": len(items) - len(good), "size": len(good)}
     if not good:
         return batch
-    batch["rgb"] = torch.stack([it["rgb"] for it in good])
+    # Videos of different sizes (real datasets) are centre-cropped to the batch's smallest size.
+    h = min(it["rgb"].shape[-3] for it in good)
+    w = min(it["rgb"].shape[-2] for it in good)
+    batch["rgb"] = torch.stack([_centre(it["rgb"], h, w) for it in good])
     batch["label"] = torch.tensor([it["label"] for it in good])
     batch["index"] = torch.tensor([it["index"] for it in good])
     if "flow" in good[0]:
-        batch["flow"] = torch.stack([it["flow"] for it in good])
+        batch["flow"] = torch.stack([_centre(it["flow"], h, w) for it in good])
     return batch
+
+
+def _centre(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Centre crop of [..., H, W, C] to [..., h, w, C]."""
+    top = (x.shape[-3] - h) // 2
+    left = (x.shape[-2] - w) // 2
+    return x[..., top:top + h, left:left + w, :]
 
 
 __all__ = [

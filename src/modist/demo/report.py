@@ -48,8 +48,16 @@ def markdown_table(runs: list[dict]) -> str:
     return note + "\n\n" + "\n".join(lines) + "\n"
 
 
-def write_results(out_dir: str | os.PathLike, runs: list[dict], meta: dict, extra_md: str = "") -> str:
+def write_results(out_dir: str | os.PathLike, runs: list[dict], meta: dict) -> str:
+    """Write results.json, results.md and results.png; return the markdown table."""
+    from modist.viz.results import plot_demo_results
+
     table = markdown_table(runs)
-    write_json(os.path.join(out_dir, "results.json"), {"runs": runs, "summary": summarise(runs), "meta": meta})
-    write_text(os.path.join(out_dir, "results.md"), "# modist demo results\n\n" + table + extra_md)
+    summary = summarise(runs)
+    plot_demo_results(summary, os.path.join(out_dir, "results.png"), chance=meta.get("chance"))
+    write_json(os.path.join(out_dir, "results.json"), {"runs": runs, "summary": summary, "meta": meta})
+    chance = f"Chance is {100 * meta['chance']:.0f} %. " if "chance" in meta else ""
+    write_text(os.path.join(out_dir, "results.md"),
+               f"# modist demo results\n\n{table}\n{chance}Training curves: `<method>_seed<N>/curves.png`.\n\n"
+               "![results](results.png)\n")
     return table

@@ -61,8 +61,12 @@ def run_demo(
     steps: int | None = None,
     overrides: list[str] | None = None,
     progress: bool = True,
+    synth_config: SynthConfig | None = None,
 ) -> tuple[list[dict], str]:
-    """Run the demo; returns (rows of results.json, markdown table)."""
+    """Run the demo; returns (rows of results.json, markdown table).
+
+    ``synth_config`` replaces the benchmark size implied by ``quick`` (used by tests).
+    """
     out_dir = Path(out_dir)
     budget = QUICK if quick else FULL
     steps = steps or budget.steps
@@ -70,7 +74,8 @@ def run_demo(
     for method in methods:
         demo_config(method, out_dir, out_dir / "data", seeds[0], steps, device, overrides)
     started = time.perf_counter()
-    synth_cfg = SynthConfig(train_per_class=budget.train_per_class, test_per_class=budget.test_per_class)
+    synth_cfg = synth_config or SynthConfig(train_per_class=budget.train_per_class,
+                                            test_per_class=budget.test_per_class)
     generate(out_dir / "data", synth_cfg, seed=seeds[0], progress=progress)
     splits = _splits(out_dir / "data")
     train = splits["train"]
@@ -94,6 +99,6 @@ def run_demo(
             print(f"{method} seed {seed}: loss {first:.3f} -> {last:.3f}; {msg} ({timings[f'{method}/{seed}']:.0f} s)")
     meta = {"quick": quick, "steps": steps, "seeds": list(seeds), "seconds": time.perf_counter() - started,
             "per_run_seconds": timings, "chance": 1 / len(CLASS_NAMES),
-            "synth": {"train_per_class": budget.train_per_class, "test_per_class": budget.test_per_class}}
+            "synth": {"train_per_class": synth_cfg.train_per_class, "test_per_class": synth_cfg.test_per_class}}
     table = write_results(out_dir, runs, meta)
     return runs, table

@@ -1,7 +1,29 @@
-"""Frozen-feature evaluation: feature extraction, linear probe, kNN."""
+"""Downstream evaluation: embeddings, linear probe, kNN, retrieval, finetuning.
 
-from modist.evaluation.features import extract_features
+Frozen-feature protocols live in :mod:`.protocols` (on per-view features from
+:mod:`.features`, cached by :mod:`.cache`), finetuning in :mod:`.finetune`, the
+``modist eval`` orchestration in :mod:`.runner` and its outputs in :mod:`.report`.
+"""
+
+from modist.evaluation.embed import embed, embed_videos, save_embeddings
+from modist.evaluation.features import ViewFeatures, extract_features, extract_view_features
 from modist.evaluation.knn import knn_predict
-from modist.evaluation.linear_probe import linear_probe
+from modist.evaluation.linear_probe import LinearRecipe, fit_linear, linear_probe
+from modist.evaluation.multiview import average_view_features, average_view_probs
+from modist.evaluation.retrieval import retrieval_recall
 
-__all__ = ["extract_features", "knn_predict", "linear_probe"]
+__all__ = [
+    "LinearRecipe",
+    "ViewFeatures",
+    "average_view_features",
+    "average_view_probs",
+    "embed",
+    "embed_videos",
+    "extract_features",
+    "extract_view_features",
+    "fit_linear",
+    "knn_predict",
+    "linear_probe",
+    "retrieval_recall",
+    "save_embeddings",
+]

@@ -1,6 +1,14 @@
-"""Frozen encoder features per video: mean over uniformly spaced, centre-cropped clips."""
+"""Frozen encoder features per video and per view.
+
+:func:`extract_view_features` keeps every view's feature ([N, V, D]); :func:`extract_features`
+averages them (one feature per video, the demo's protocol). Unreadable videos are
+skipped, logged and counted, never fatal.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -10,15 +18,74 @@ from tqdm.auto import tqdm
 
 from modist.data.clips import ClipSource, MultiClipDataset, collate_clips
 from modist.data.records import VideoRecord
-from modist.training.inputs import InputPipeline
+
+# (batch, device, with_motion) -> (rgb, motion), each [V, B, C, T, S, S]; an InputPipeline or a ViewPipeline.
+Inputs = Callable[[dict, torch.device, bool], tuple[torch.Tensor, torch.Tensor | None]]
+
+
+@dataclass
+class ViewFeatures:
+    """Per-view features of the readable videos of a record list."""
+
+    features: np.ndarray  # [N, V, D] float32
+    labels: np.ndarray  # [N] int64, -1 where unknown
+    indices: np.ndarray  # [N] positions in the record list
+    skipped: int = 0  # unreadable videos
+
+    @property
+    def video_features(self) -> np.ndarray:
+        """Mean over views, [N, D]."""
+        return self.features.mean(axis=1)
 
 
 @torch.no_grad()
+def extract_view_features(
+    encoder: nn.Module,
+    records: list[VideoRecord],
+    source: ClipSource,
+    inputs: Inputs,
+    modality: str = "rgb",
+    clip_frames: int = 8,
+    stride: int = 2,
+    num_clips: int = 2,
+    batch_size: int = 16,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    desc: str = "features",
+    num_workers: int = 0,
+) -> ViewFeatures:
+    """Encode ``num_clips`` uniformly spaced clips of each video (times the spatial views of ``inputs``)."""
+    device = torch.device(device)
+    was_training = encoder.training
+    encoder.eval()
+    dataset = MultiClipDataset(records, source, clip_frames, stride, num_clips)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_clips,
+                        num_workers=num_workers, pin_memory=device.type == "cuda")
+    feats, labels, indices = [], [], []
+    skipped = 0
+    for batch in tqdm(loader, desc=desc, disable=not progress, leave=False):
+        skipped += batch["skipped"]
+        if batch["size"] == 0:
+            continue
+        rgb, motion = inputs(batch, device, modality == "motion")
+        x = rgb if modality == "rgb" else motion  # [V, B, C, T, S, S]
+        v, b = x.shape[:2]
+        f = encoder(x.flatten(0, 1)).reshape(v, b, -1).transpose(0, 1)
+        feats.append(f.float().cpu())
+        labels.append(batch["label"])
+        indices.append(batch["index"])
+    encoder.train(was_training)
+    if not feats:
+        return ViewFeatures(np.zeros((0, 0, 0), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64), skipped)
+    return ViewFeatures(torch.cat(feats).numpy(), torch.cat(labels).numpy().astype(np.int64),
+                        torch.cat(indices).numpy().astype(np.int64), skipped)
+
+
 def extract_features(
     encoder: nn.Module,
     records: list[VideoRecord],
     source: ClipSource,
-    inputs: InputPipeline,
+    inputs: Inputs,
     modality: str = "rgb",
     clip_frames: int = 8,
     stride: int = 2,
@@ -28,28 +95,13 @@ def extract_features(
     progress: bool = True,
     desc: str = "features",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (features [N, D], labels [N], record indices [N]) for the readable videos.
+    """Return (features [N, D] = mean over clips, labels [N], record indices [N]) for the readable videos.
 
     ``inputs`` must be an evaluation pipeline (no random augmentation); ``modality``
     "motion" feeds the encoded flow instead of RGB.
     """
-    device = torch.device(device)
-    was_training = encoder.training
-    encoder.eval()
-    dataset = MultiClipDataset(records, source, clip_frames, stride, num_clips)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_clips)
-    feats, labels, indices = [], [], []
-    for batch in tqdm(loader, desc=desc, disable=not progress, leave=False):
-        if batch["size"] == 0:
-            continue
-        rgb, motion = inputs(batch, device, with_motion=modality == "motion")
-        x = rgb if modality == "rgb" else motion  # [V, B, C, T, S, S]
-        v, b = x.shape[:2]
-        f = encoder(x.flatten(0, 1)).reshape(v, b, -1).mean(0)
-        feats.append(f.float().cpu())
-        labels.append(batch["label"])
-        indices.append(batch["index"])
-    encoder.train(was_training)
-    if not feats:
-        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return torch.cat(feats).numpy(), torch.cat(labels).numpy(), torch.cat(indices).numpy()
+    out = extract_view_features(encoder, records, source, inputs, modality, clip_frames, stride, num_clips,
+                                batch_size, device, progress, desc)
+    if len(out.labels) == 0:
+        return np.zeros((0, 0), np.float32), out.labels, out.indices
+    return out.video_features, out.labels, out.indices

@@ -10,6 +10,10 @@ and view ``b`` (another clip of the same video) as key, four InfoNCE terms are
 
 ``rgb_only`` and ``motion_only`` are the same class with one pathway and the other
 weights at zero.
+
+Under ``torchrun`` each rank computes the terms for its share of the batch; keys are
+all-gathered before they enter the queues and ``key_bn`` chooses where the key
+encoders' batch statistics come from (:mod:`modist.methods.collective`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from torch import nn
 
 from modist.losses import info_nce
 from modist.methods.base import Batch, Method
+from modist.methods.collective import encode_keys
 from modist.methods.momentum import cosine_momentum, make_momentum_copy, momentum_update
 from modist.methods.queue import FeatureQueue
 from modist.models import Pathway
@@ -61,6 +66,7 @@ class MoDist(Method):
         momentum: float = 0.999,
         momentum_schedule: str = "constant",
         shuffle_bn_groups: int = 2,
+        key_bn: str = "shuffle",
     ):
         super().__init__()
         if visual is None and (weights.vv or weights.vm or weights.mv):
@@ -72,6 +78,7 @@ class MoDist(Method):
         self.base_momentum = momentum
         self.momentum_schedule = momentum_schedule
         self.shuffle_bn_groups = shuffle_bn_groups
+        self.key_bn = key_bn
         self.visual = visual
         self.motion = motion
         self.visual_key = make_momentum_copy(visual) if visual is not None else None
@@ -87,13 +94,13 @@ class MoDist(Method):
         q_v = k_v = q_m = k_m = None
         if self.visual is not None:
             q_v = self.visual(batch.rgb[0])
-            with torch.no_grad():
-                k_v = forward_shuffled(self.visual_key, batch.rgb[1], self.shuffle_bn_groups)
+            k_v, all_k_v = encode_keys(self.visual_key, batch.rgb[1], self.key_bn, self.shuffle_bn_groups,
+                                       forward_shuffled)
         if self.motion is not None:
             assert batch.motion is not None, "MoDist with a motion pathway needs motion input"
             q_m = self.motion(batch.motion[0])
-            with torch.no_grad():
-                k_m = forward_shuffled(self.motion_key, batch.motion[1], self.shuffle_bn_groups)
+            k_m, all_k_m = encode_keys(self.motion_key, batch.motion[1], self.key_bn, self.shuffle_bn_groups,
+                                       forward_shuffled)
 
         terms: dict[str, torch.Tensor] = {}
         t = self.temperature
@@ -107,12 +114,12 @@ class MoDist(Method):
             terms["mv"] = info_nce(q_m, k_v, self.visual_queue.keys, t)
         loss = sum(getattr(w, name) * value for name, value in terms.items())
 
-        # The queues are read by this step's graph, so they are updated after backward.
-        self._pending = []
+        # The queues are read by this step's graph, so they are updated after backward; with
+        # gradient accumulation the keys of every micro-batch wait for the optimiser step.
         if k_v is not None:
-            self._pending.append((self.visual_queue, k_v))
+            self._pending.append((self.visual_queue, all_k_v))
         if k_m is not None:
-            self._pending.append((self.motion_queue, k_m))
+            self._pending.append((self.motion_queue, all_k_m))
         logs = {f"loss_{name}": value.item() for name, value in terms.items()}
         return loss, logs
 

@@ -83,12 +83,24 @@ class Bottleneck3d(nn.Module):
         return self.relu(self.body(x) + self.shortcut(x))
 
 
-class Conv2Plus1d(nn.Sequential):
-    """A (kt x 3 x 3) convolution factorised into spatial then temporal (R(2+1)D)."""
+def midplanes_2plus1d(cin: int, cout: int, temporal_kernel: int = 3) -> int:
+    """Middle width of a factorised (kt x 3 x 3) conv with the parameters of the full 3D one.
 
-    def __init__(self, cin: int, cout: int, stride: tuple[int, int, int], temporal_kernel: int):
-        # Middle width keeps the parameter count of the full 3D conv (Tran et al. 2018).
-        mid = (temporal_kernel * 9 * cin * cout) // (9 * cin + temporal_kernel * cout)
+    As torchvision (Tran et al. 2018), one value per block from (inplanes, planes)
+    serves both of its convolutions.
+
+    Example:
+        >>> midplanes_2plus1d(64, 64), midplanes_2plus1d(64, 128)
+        (144, 230)
+    """
+    kt = temporal_kernel
+    return (kt * 9 * cin * cout) // (9 * cin + kt * cout)
+
+
+class Conv2Plus1d(nn.Sequential):
+    """A (kt x 3 x 3) convolution factorised into spatial (1 x 3 x 3) then temporal (kt x 1 x 1)."""
+
+    def __init__(self, cin: int, cout: int, mid: int, stride: tuple[int, int, int], temporal_kernel: int):
         super().__init__(
             nn.Conv3d(cin, mid, (1, 3, 3), stride=(1, stride[1], stride[2]), padding=(0, 1, 1), bias=False),
             nn.BatchNorm3d(mid),
@@ -103,11 +115,12 @@ class BasicBlock2Plus1d(nn.Module):
 
     def __init__(self, cin: int, width: int, stride: tuple[int, int, int], temporal_kernel: int):
         super().__init__()
+        mid = midplanes_2plus1d(cin, width, temporal_kernel)
         self.body = nn.Sequential(
-            Conv2Plus1d(cin, width, stride, temporal_kernel),
+            Conv2Plus1d(cin, width, mid, stride, temporal_kernel),
             nn.BatchNorm3d(width),
             nn.ReLU(inplace=True),
-            Conv2Plus1d(width, width, (1, 1, 1), temporal_kernel),
+            Conv2Plus1d(width, width, mid, (1, 1, 1), temporal_kernel),
             nn.BatchNorm3d(width),
         )
         self.shortcut = _shortcut(cin, width, stride)
@@ -115,6 +128,14 @@ class BasicBlock2Plus1d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu(self.body(x) + self.shortcut(x))
+
+
+def stem_2plus1d(in_channels: int, mid: int, width: int) -> nn.Sequential:
+    """torchvision's R(2+1)D stem: (1 x 7 x 7) conv to ``mid`` (45), then (3 x 1 x 1) to ``width`` (64)."""
+    return nn.Sequential(
+        *_conv_bn_relu(in_channels, mid, (1, 7, 7), (1, 2, 2)),
+        *_conv_bn_relu(mid, width, (3, 1, 1), 1),
+    )
 
 
 def _shortcut(cin: int, cout: int, stride: tuple[int, int, int]) -> nn.Module:
@@ -135,12 +156,16 @@ class ResNet3d(nn.Module):
         stem_kernel: tuple[int, int, int] = (3, 7, 7),
         stem_stride: tuple[int, int, int] = (1, 2, 2),
         stem_pool: bool = True,
+        stem: nn.Module | None = None,
     ):
+        """``stem`` replaces the default (conv, BN, ReLU[, max-pool]); it must output ``stem_width`` channels."""
         super().__init__()
-        stem: list[nn.Module] = _conv_bn_relu(in_channels, stem_width, stem_kernel, stem_stride)
-        if stem_pool:
-            stem.append(nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
-        self.stem = nn.Sequential(*stem)
+        if stem is None:
+            layers: list[nn.Module] = _conv_bn_relu(in_channels, stem_width, stem_kernel, stem_stride)
+            if stem_pool:
+                layers.append(nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
+            stem = nn.Sequential(*layers)
+        self.stem = stem
         layers = []
         cin = stem_width
         for spec in stages:
@@ -162,7 +187,7 @@ class ResNet3d(nn.Module):
         return self.pool(self.forward_features(x)).flatten(1)
 
 
-def _div(width: int, divisor: float) -> int:
+def _div(width: float, divisor: float) -> int:
     return max(1, int(round(width / divisor)))
 
 
@@ -181,17 +206,25 @@ def r3d_18(in_channels: int = 3, width_divisor: float = 1.0, base_width: int = 6
 
 
 def r2plus1d_18(in_channels: int = 3, width_divisor: float = 1.0, base_width: int = 64) -> ResNet3d:
-    """R(2+1)D-18: R3D-18 with each 3x3x3 conv factorised into 1x3x3 + 3x1x1."""
+    """R(2+1)D-18 as torchvision's ``r2plus1d_18``: R3D-18 with each 3x3x3 conv factorised
+    into 1x3x3 + 3x1x1 and a (2+1)D stem (31.5 M parameters with a 400-way classifier)."""
     w = _div(base_width, width_divisor)
     stages = [StageSpec(2, w), StageSpec(2, 2 * w, 2, 2), StageSpec(2, 4 * w, 2, 2), StageSpec(2, 8 * w, 2, 2)]
-    return ResNet3d(BasicBlock2Plus1d, stages, in_channels, stem_width=w, stem_pool=False)
+    stem = stem_2plus1d(in_channels, _div(45 * base_width / 64, width_divisor), w)
+    return ResNet3d(BasicBlock2Plus1d, stages, in_channels, stem_width=w, stem=stem)
+
+
+# Temporal kernel sizes (conv1, res2, res3, res4, res5) of the Slow-R50 presets.
+SLOW_ONLY_KERNELS = (1, 1, 1, 3, 3)  # SlowOnly 8x8 (PySlowFast)
+MODIST_RELEASE_KERNELS = (5, 1, 1, 3, 3)  # the visual pathway of the MoDist release
+TEMPORAL_1_KERNELS = (1, 1, 1, 1, 1)  # the release's default thin motion pathway
 
 
 def slow_r50(
     in_channels: int = 3,
     width_divisor: float = 1.0,
     base_width: int = 64,
-    temporal_kernels: tuple[int, int, int, int, int] = (1, 1, 1, 3, 3),
+    temporal_kernels: tuple[int, int, int, int, int] = SLOW_ONLY_KERNELS,
 ) -> ResNet3d:
     """Slow-R50 (Feichtenhofer et al. 2019): ResNet-50 bottlenecks [3,4,6,3].
 
@@ -206,11 +239,23 @@ def slow_r50(
     return ResNet3d(Bottleneck3d, stages, in_channels, stem_width=w, stem_kernel=(k1, 7, 7))
 
 
+def slow_r50_modist(in_channels: int = 3, width_divisor: float = 1.0, base_width: int = 64) -> ResNet3d:
+    """Slow-R50 with the MoDist release's temporal kernels: conv1=5, res4/res5=3."""
+    return slow_r50(in_channels, width_divisor, base_width, MODIST_RELEASE_KERNELS)
+
+
+def slow_r50_t1(in_channels: int = 3, width_divisor: float = 1.0, base_width: int = 64) -> ResNet3d:
+    """Slow-R50 layout with temporal kernel 1 everywhere (the release's motion pathway, at width/8)."""
+    return slow_r50(in_channels, width_divisor, base_width, TEMPORAL_1_KERNELS)
+
+
 BACKBONES: dict[str, Callable[..., ResNet3d]] = {
     "r3d_tiny": r3d_tiny,
     "r3d_18": r3d_18,
     "r2plus1d_18": r2plus1d_18,
     "slow_r50": slow_r50,
+    "slow_r50_modist": slow_r50_modist,
+    "slow_r50_t1": slow_r50_t1,
 }
 
 

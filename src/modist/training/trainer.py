@@ -1,13 +1,20 @@
-"""One pretraining run: data -> method -> optimiser loop -> checkpoint and curves."""
+"""One pretraining run: data -> method -> optimiser loop -> checkpoints, curves, encoder.
+
+The same function runs in one process or in each process of a ``torchrun`` launch
+(DDP; ``train.batch_size`` is per rank). Only rank 0 writes checkpoints, metrics,
+curves and the exported encoder, and shows the progress bar. A run resumes exactly
+(``train.resume``): networks, queues, key encoders, optimiser, schedule, gradient
+scaler, every rank's RNG states and the sampler position are restored.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -22,12 +29,25 @@ from modist.errors import DataError
 from modist.flow import motion_channels
 from modist.methods import Method, build_method
 from modist.methods.base import Batch
-from modist.training.checkpoint import export_encoder, save_checkpoint
-from modist.training.device import resolve_device
+from modist.training.checkpoint import export_encoder, remove_checkpoints, save_step_checkpoint
+from modist.training.distributed import (
+    DistEnv, gather_objects, mean_across_ranks, min_across_ranks, setup_distributed, teardown_distributed,
+)
 from modist.training.inputs import InputPipeline
+from modist.training.optim import build_optimizer, scaled_lr
+from modist.training.resume import (
+    load_resume_state, load_state_strict, read_history, resume_checkpoint, rewrite_history,
+)
+from modist.training.rng import rank_seed, restore_rng_state, rng_state, seed_everything
+from modist.training.sampler import GlobalBatchSampler, SeededItems
 from modist.training.schedule import lr_factor
+from modist.training.step import TrainStep, channels_last_views, compile_pathways
+from modist.training.sync_bn import convert_sync_bn
 
 log = logging.getLogger(__name__)
+
+__all__ = ["TrainResult", "pretrain", "seed_everything", "load_dataset", "build_input_pipeline",
+           "build_clip_source", "build_training_method"]
 
 
 @dataclass
@@ -39,17 +59,12 @@ class TrainResult:
     clips_per_sec: float
     skipped_videos: int
     history: list[dict] = field(default_factory=list)
+    start_step: int = 0  # > 0 when the run resumed from a checkpoint
 
     def loss_drop(self, window: int = 20) -> tuple[float, float]:
         """Mean loss over the first and the last ``window`` steps."""
         losses = [h["loss"] for h in self.history]
         return float(np.mean(losses[:window])), float(np.mean(losses[-window:]))
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def load_dataset(cfg: PretrainConfig) -> VideoDataset:
@@ -60,94 +75,198 @@ def load_dataset(cfg: PretrainConfig) -> VideoDataset:
 
 def build_input_pipeline(cfg: PretrainConfig, train: bool = True) -> InputPipeline:
     d = cfg.data
-    augment = PairedAugment(d.crop_size, scale=(d.crop_scale_min, 1.0), flip=d.flip, color_jitter=d.color_jitter,
-                            grayscale_prob=d.grayscale_prob, blur_prob=d.blur_prob, train=train)
+    augment = PairedAugment(d.crop_size, scale=(d.crop_scale_min, 1.0), ratio=(1 / d.crop_aspect_max, d.crop_aspect_max),
+                            flip=d.flip, color_jitter=d.color_jitter, grayscale_prob=d.grayscale_prob,
+                            blur_prob=d.blur_prob, train=train)
     return InputPipeline(augment, cfg.motion.encoding, cfg.motion.max_flow, cfg.motion.edge_max)
 
 
 def build_clip_source(cfg: PretrainConfig, with_motion: bool) -> ClipSource:
-    flow = FlowSpec(cfg.motion.method, cfg.motion.preset, cfg.motion.gap) if with_motion else None
+    cache_dir = cfg.motion.cache_dir if cfg.motion.source == "cache" else ""
+    flow = FlowSpec(cfg.motion.method, cfg.motion.preset, cfg.motion.gap, cache_dir) if with_motion else None
     return ClipSource(flow, short_side=cfg.data.short_side, cache_videos=cfg.data.cache_videos)
 
 
-def _optimizer(cfg: PretrainConfig, params) -> torch.optim.Optimizer:
-    o = cfg.optim
-    if o.name == "sgd":
-        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
-    return torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+def build_training_method(cfg: PretrainConfig, num_classes: int, device: torch.device, distributed: bool) -> Method:
+    """The configured method on ``device``, with key batch norm, memory format and sync BN applied."""
+    method = build_method(cfg, motion_channels(cfg.motion.encoding), num_classes=num_classes)
+    if hasattr(method, "key_bn"):
+        method.key_bn = cfg.method.key_bn
+    method.to(device)
+    if cfg.train.channels_last:
+        method.to(memory_format=torch.channels_last_3d)
+    if distributed:
+        if cfg.train.sync_bn:
+            for name in ("visual", "motion", "backbone"):
+                if isinstance(getattr(method, name, None), torch.nn.Module):
+                    convert_sync_bn(getattr(method, name), device.type)
+        if cfg.method.key_bn == "sync":
+            for name in ("visual_key", "motion_key"):
+                if isinstance(getattr(method, name, None), torch.nn.Module):
+                    convert_sync_bn(getattr(method, name), device.type)
+    return method
 
 
-def _batches(loader: DataLoader):
-    while True:
-        yield from loader
+def _truncate(batch: dict, n: int) -> dict:
+    """The first ``n`` readable clips, so that every rank contributes equally many keys."""
+    if batch["size"] == n:
+        return batch
+    out = {k: (v[:n] if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+    out["size"] = n
+    return out
 
 
-def pretrain(cfg: PretrainConfig, dataset: VideoDataset | None = None, desc: str | None = None) -> TrainResult:
-    """Run ``cfg.train.steps`` optimisation steps and write the run directory."""
-    seed_everything(cfg.train.seed)
+def pretrain(cfg: PretrainConfig, dataset: VideoDataset | None = None, desc: str | None = None,
+             on_step: Callable[[int, dict], None] | None = None) -> TrainResult:
+    """Run the optimisation steps of ``cfg.train.steps`` not done yet and write the run directory.
+
+    ``on_step(step, record)`` is called after every step (after its checkpoint, if any).
+    """
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
-    device = resolve_device(cfg.train.device)
-    dataset = dataset if dataset is not None else load_dataset(cfg)
-    if len(dataset) < cfg.train.batch_size:
-        raise DataError(f"dataset {cfg.data.dataset!r} has {len(dataset)} videos, fewer than train.batch_size")
+    env, device = setup_distributed(cfg.train.distributed, cfg.train.device)
+    try:
+        result = _pretrain(cfg, dataset, desc, on_step, env, device)
+    except BaseException:
+        if env.owns_group and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()  # no barrier: the other ranks may be gone
+        raise
+    teardown_distributed(env)
+    return result
 
-    method = build_method(cfg, motion_channels(cfg.motion.encoding), num_classes=len(dataset.class_names)).to(device)
+
+def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, desc: str | None,
+              on_step: Callable[[int, dict], None] | None, env: DistEnv, device: torch.device) -> TrainResult:
+    t = cfg.train
+    seed_everything(t.seed)  # identical networks and queues on every rank
+    dataset = dataset if dataset is not None else load_dataset(cfg)
+    global_batch = t.batch_size * env.world_size
+    if len(dataset) < global_batch:
+        raise DataError(f"dataset {cfg.data.dataset!r} has {len(dataset)} videos, fewer than "
+                        f"train.batch_size x {env.world_size} process(es)")
+    method = build_training_method(cfg, len(dataset.class_names), device, env.enabled)
     if method.needs_labels and any(r.label is None for r in dataset.records):
         raise DataError(f"method.name={cfg.method.name} needs labels but dataset {cfg.data.dataset!r} has unlabeled videos")
+
+    out_dir = Path(t.out_dir)
+    resume_from = resume_checkpoint(cfg)
+    state = load_resume_state(resume_from, cfg) if resume_from is not None else None
+    optimizer = build_optimizer(cfg.optim, [p for p in method.parameters() if p.requires_grad],
+                                scaled_lr(cfg.optim, global_batch * t.accumulate))
+    total = t.steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, total, cfg.optim.warmup_steps, cfg.optim.schedule))
+    step_fn = TrainStep(method, optimizer, scheduler, total, t.precision, env.enabled, device)
+    start_step, start_batch = 0, 0
+    if state is not None:
+        load_state_strict(method, state["method"], resume_from, "method")
+        load_state_strict(optimizer, state["optimizer"], resume_from, "optimizer")
+        scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            step_fn.scaler.load_state_dict(state["scaler"])
+        start_step, start_batch = int(state["step"]), int(state.get("batches", state["step"] * t.accumulate))
+    if t.compile:
+        compile_pathways(method)
+
     source = build_clip_source(cfg, method.needs_motion)
     clips = PairClipDataset(dataset.records, source, cfg.data.clip_frames, cfg.data.stride,
                             cfg.data.min_gap_sec, cfg.data.max_gap_sec)
-    loader = DataLoader(clips, batch_size=cfg.train.batch_size, shuffle=True, drop_last=True,
+    sampler = GlobalBatchSampler(len(clips), t.batch_size, env.world_size, env.rank, t.seed, start_batch=start_batch)
+    loader = DataLoader(SeededItems(clips, t.seed), batch_size=t.batch_size, sampler=sampler,
                         num_workers=cfg.data.num_workers, collate_fn=collate_clips,
                         persistent_workers=cfg.data.num_workers > 0, pin_memory=device.type == "cuda",
-                        generator=torch.Generator().manual_seed(cfg.train.seed))
+                        generator=torch.Generator().manual_seed(t.seed))
+    batches = iter(loader)
+    rngs = state.get("rng") if state is not None else None
+    if rngs and len(rngs) == env.world_size:
+        restore_rng_state(rngs[env.rank])
+    else:
+        if state is not None:
+            log.warning("%s was written by %d process(es), not %d: augmentation randomness is reseeded",
+                        resume_from, len(rngs or []), env.world_size)
+        seed_everything(rank_seed(t.seed, env.rank) + start_step)
     inputs = build_input_pipeline(cfg)
-    optimizer = _optimizer(cfg, [p for p in method.parameters() if p.requires_grad])
-    total = cfg.train.steps
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, total, cfg.optim.warmup_steps, cfg.optim.schedule))
 
-    out_dir = Path(cfg.train.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     metrics_path = out_dir / "metrics.jsonl"
-    metrics_path.unlink(missing_ok=True)
     history: list[dict] = []
-    skipped = 0
-    clips_seen = 0
+    if env.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if state is None:
+            remove_checkpoints(out_dir)
+            metrics_path.unlink(missing_ok=True)
+        else:
+            history = read_history(metrics_path, start_step)
+            rewrite_history(metrics_path, history)
+    counts = {"batches": start_batch, "skipped": 0, "clips": 0}
+
+    def next_batch() -> Batch:
+        while True:
+            batch = next(batches)
+            counts["batches"] += 1
+            counts["skipped"] += batch["skipped"]
+            n = min_across_ranks(batch["size"], device)
+            if n >= 2:  # else a batch made (almost) only of unreadable videos: every rank skips it
+                break
+        batch = _truncate(batch, n)
+        counts["clips"] += n * env.world_size
+        rgb, motion = inputs(batch, device, with_motion=method.needs_motion)
+        if t.channels_last:
+            rgb, motion = channels_last_views(rgb), channels_last_views(motion)
+        return Batch(rgb, motion, batch["label"].to(device))
+
+    def save(step: int) -> None:
+        every_rng = gather_objects(rng_state())  # a collective: every rank takes part
+        if env.is_main:
+            save_step_checkpoint(out_dir, step, {
+                "method": method.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": step_fn.scaler.state_dict(), "step": step,
+                "batches": counts["batches"], "rng": every_rng, "world_size": env.world_size,
+                "config": to_dict(cfg),
+            }, to_yaml(cfg), keep=t.keep_checkpoints)
+
     start = time.perf_counter()
     method.train()
-    batches = _batches(loader)
-    bar = tqdm(range(total), desc=desc or f"pretrain {cfg.method.name}", disable=not cfg.train.progress, leave=False)
-    with metrics_path.open("a") as metrics_file:
+    bar = tqdm(range(start_step, total), initial=start_step, total=total, leave=False,
+               desc=desc or f"pretrain {cfg.method.name}", disable=not (t.progress and env.is_main))
+    metrics_file = metrics_path.open("a") if env.is_main else None
+    try:
         for step in bar:
-            batch = next(batches)
-            skipped += batch["skipped"]
-            while batch["size"] < 2:  # a batch made only of unreadable videos
-                batch = next(batches)
-                skipped += batch["skipped"]
-            rgb, motion = inputs(batch, device, with_motion=method.needs_motion)
-            loss, logs = method.training_step(Batch(rgb, motion, batch["label"].to(device)))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            method.after_optimizer_step(step + 1, total)
-            clips_seen += batch["size"]
-            record = {"step": step + 1, "loss": loss.item(), "lr": optimizer.param_groups[0]["lr"], **logs}
+            logs = mean_across_ranks(step_fn(next_batch, step, t.accumulate), device)
+            record = {"step": step + 1, "loss": logs.pop("loss"), "lr": optimizer.param_groups[0]["lr"], **logs}
             history.append(record)
-            metrics_file.write(json.dumps(record) + "\n")
-            if (step + 1) % cfg.train.log_every == 0 or step + 1 == total:
+            if metrics_file is not None:
+                metrics_file.write(json.dumps(record) + "\n")
+            if (step + 1) % t.log_every == 0 or step + 1 == total:
                 bar.set_postfix(loss=f"{record['loss']:.3f}")
-                metrics_file.flush()
-            if cfg.train.checkpoint_every and (step + 1) % cfg.train.checkpoint_every == 0 and step + 1 < total:
-                _save(out_dir, cfg, method, optimizer, scheduler, step + 1)
+                if metrics_file is not None:
+                    metrics_file.flush()
+            if t.checkpoint_every and (step + 1) % t.checkpoint_every == 0 and step + 1 < total:
+                save(step + 1)
+            if on_step is not None:
+                on_step(step + 1, record)
+    finally:
+        if metrics_file is not None:
+            metrics_file.close()
     seconds = time.perf_counter() - start
-    _save(out_dir, cfg, method, optimizer, scheduler, total)
+    save(total)
+    skipped = int(round(mean_across_ranks({"s": counts["skipped"]}, device)["s"] * env.world_size))
+    if env.is_main:
+        _export(out_dir, cfg, method)
+        from modist.viz.curves import plot_training_curves
+
+        plot_training_curves(history, out_dir / "curves.png", title=f"{cfg.method.name} pretraining")
+        if skipped:
+            log.warning("%d unreadable video(s) were skipped during training", skipped)
+    return TrainResult(out_dir, method, total, seconds, counts["clips"] / max(seconds, 1e-9), skipped, history,
+                       start_step)
+
+
+def _export(out_dir: Path, cfg: PretrainConfig, method: Method) -> None:
+    rgb = method.eval_modality == "rgb"
     export_encoder(out_dir, method.eval_encoder(), {
-        "arch": cfg.model.arch if method.eval_modality == "rgb" else (cfg.model.motion_arch or cfg.model.arch),
-        "in_channels": 3 if method.eval_modality == "rgb" else motion_channels(cfg.motion.encoding),
-        "width_divisor": 1.0 if method.eval_modality == "rgb" else cfg.model.motion_width_divisor,
+        "arch": cfg.model.arch if rgb else (cfg.model.motion_arch or cfg.model.arch),
+        "in_channels": 3 if rgb else motion_channels(cfg.motion.encoding),
+        "width_divisor": 1.0 if rgb else cfg.model.motion_width_divisor,
         "base_width": cfg.model.base_width,
         "modality": method.eval_modality,
         "method": cfg.method.name,
@@ -155,20 +274,3 @@ def pretrain(cfg: PretrainConfig, dataset: VideoDataset | None = None, desc: str
         "stride": cfg.data.stride,
         "crop_size": cfg.data.crop_size,
     })
-    from modist.viz.curves import plot_training_curves
-
-    plot_training_curves(history, out_dir / "curves.png", title=f"{cfg.method.name} pretraining")
-    if skipped:
-        log.warning("%d unreadable video(s) were skipped during training", skipped)
-    return TrainResult(out_dir, method, total, seconds, clips_seen / max(seconds, 1e-9), skipped, history)
-
-
-def _save(out_dir: Path, cfg: PretrainConfig, method, optimizer, scheduler, step: int) -> None:
-    state = {
-        "method": method.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "step": step,
-        "config": to_dict(cfg),
-    }
-    save_checkpoint(out_dir / "checkpoint.pt", state, to_yaml(cfg))

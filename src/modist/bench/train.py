@@ -1,0 +1,238 @@
+"""``modist bench train``: the MoDist training step on random tensors, on the current device.
+
+The step is the trainer's own (:class:`modist.training.step.TrainStep`): visual query
+(forward + backward) and momentum key (forward), thin motion pathway query and key,
+two views, the four InfoNCE terms against queues of ``--queue-size`` keys, the queue
+update, the momentum update and the optimiser. It is timed after warm-up steps, with
+CUDA synchronised around the timed window, eagerly and (``--compile``) with every
+pathway compiled.
+
+Reported: clips/s (videos of two views per second), peak memory (CUDA: max allocated;
+CPU: the process's peak resident set during the timed window), FLOPs of one step
+counted by :class:`torch.utils.flop_counter.FlopCounterMode` (forward, backward and
+the InfoNCE matmuls; 2 FLOPs per multiply-add), achieved TFLOP/s and the model FLOP
+utilisation against the device's dense peak for the precision (``--peak-tflops``
+overrides; CPU: n/a unless given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gc
+import resource
+import time
+from dataclasses import dataclass
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm import tqdm
+
+from modist.config import load_config
+from modist.errors import ConfigError
+from modist.flow import motion_channels
+from modist.methods.base import Batch
+from modist.models.resnet3d import BACKBONES
+from modist.training.device import resolve_device
+from modist.training.optim import build_optimizer
+from modist.training.step import TrainStep, channels_last_views, compile_pathways
+from modist.training.trainer import build_training_method
+
+# Dense tensor-core peaks (TFLOP/s) from the vendors' data sheets, by device-name fragment.
+PEAK_TFLOPS: dict[str, dict[str, float]] = {
+    "H100": {"bf16": 989.4, "fp16": 989.4, "fp32": 66.9},
+    "H200": {"bf16": 989.4, "fp16": 989.4, "fp32": 66.9},
+    "A100": {"bf16": 312.0, "fp16": 312.0, "fp32": 19.5},
+}
+
+# Per architecture: CPU defaults (batch, frames, size), GPU defaults, motion pathway arch and width divisor.
+ARCH_DEFAULTS: dict[str, dict] = {
+    "r3d_tiny": {"cpu": (32, 8, 48), "cuda": (256, 8, 112), "motion": "r3d_tiny", "divisor": 4, "base_width": 16},
+    "r3d_18": {"cpu": (4, 8, 112), "cuda": (64, 16, 112), "motion": "r3d_18", "divisor": 8, "base_width": 64},
+    "r2plus1d_18": {"cpu": (4, 8, 112), "cuda": (64, 16, 112), "motion": "r2plus1d_18", "divisor": 8,
+                    "base_width": 64},
+    "slow_r50": {"cpu": (2, 8, 112), "cuda": (64, 8, 224), "motion": "slow_r50_t1", "divisor": 8, "base_width": 64},
+    "slow_r50_modist": {"cpu": (2, 8, 112), "cuda": (64, 8, 224), "motion": "slow_r50_t1", "divisor": 8,
+                        "base_width": 64},
+}
+
+
+@dataclass
+class StepTiming:
+    arch: str
+    mode: str
+    batch: int
+    frames: int
+    size: int
+    seconds_per_step: float
+    peak_memory_gb: float
+    flops_per_step: float
+
+    @property
+    def clips_per_sec(self) -> float:
+        return self.batch / self.seconds_per_step
+
+    @property
+    def tflops(self) -> float:
+        return self.flops_per_step / self.seconds_per_step / 1e12
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--arch", default="slow_r50,r3d_18,r3d_tiny",
+                        help=f"comma-separated visual backbones ({', '.join(ARCH_DEFAULTS)})")
+    parser.add_argument("--batch", type=int, default=0, help="clips per step (default: per arch and device)")
+    parser.add_argument("--frames", type=int, default=0, help="frames per clip (default: per arch and device)")
+    parser.add_argument("--size", type=int, default=0, help="crop size (default: per arch and device)")
+    parser.add_argument("--queue-size", type=int, default=65536)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps (default: 5)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (default: 2)")
+    parser.add_argument("--compile", action="store_true", help="also time with torch.compile of every pathway")
+    parser.add_argument("--no-eager", action="store_true", help="with --compile: skip the eager measurement")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="", choices=["", "fp32", "bf16", "fp16"],
+                        help="autocast precision (default: bf16 on CUDA, fp32 elsewhere)")
+    parser.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"],
+                        help="channels_last_3d networks and inputs (auto: on for CUDA)")
+    parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw", "lars"])
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    parser.add_argument("--peak-tflops", type=float, default=0.0,
+                        help="device peak for the utilisation column (default: known GPUs; CPU: n/a)")
+
+
+def _peak_tflops(device: torch.device, precision: str, override: float) -> float | None:
+    if override > 0:
+        return override
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    for fragment, peaks in PEAK_TFLOPS.items():
+        if fragment in name:
+            return peaks[precision]
+    return None
+
+
+def _reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        try:  # Linux: writing 5 resets the peak resident set (VmHWM) of this process
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+
+
+def _peak_memory_gb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 1e9
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _config(arch: str, queue_size: int, precision: str, channels_last: bool, optimizer: str):
+    d = ARCH_DEFAULTS[arch]
+    return load_config(None, [
+        f"model.arch={arch}", f"model.motion_arch={d['motion']}", f"model.motion_width_divisor={d['divisor']}",
+        f"model.base_width={d['base_width']}", "model.proj_hidden=2048", "model.embed_dim=128",
+        "method.name=modist", "method.weight_mm=1.0", f"method.queue_size={queue_size}",
+        f"optim.name={optimizer}", "optim.lr=0.03", f"train.precision={precision}",
+        f"train.channels_last={str(channels_last).lower()}",
+    ])
+
+
+def measure(arch: str, batch: int, frames: int, size: int, device: torch.device, *, compiled: bool = False,
+            queue_size: int = 65536, precision: str = "fp32", channels_last: bool = False, optimizer: str = "sgd",
+            steps: int = 5, warmup: int = 2) -> StepTiming:
+    """Time the full MoDist training step of ``arch`` on random clips."""
+    cfg = _config(arch, queue_size, precision, channels_last, optimizer)
+    torch.manual_seed(0)
+    method = build_training_method(cfg, 0, device, distributed=False).train()
+    c = motion_channels(cfg.motion.encoding)
+    rgb = torch.randn(2, batch, 3, frames, size, size, device=device)
+    motion = torch.randn(2, batch, c, frames, size, size, device=device)
+    if channels_last:
+        rgb, motion = channels_last_views(rgb), channels_last_views(motion)
+    labels = torch.full((batch,), -1, device=device)
+
+    def one_batch() -> Batch:
+        return Batch(rgb, motion, labels)
+
+    # FLOPs of one step, counted on an eager copy (compiling does not change the arithmetic).
+    counted = copy.deepcopy(method)
+    count_step = TrainStep(counted, build_optimizer(cfg.optim, [p for p in counted.parameters() if p.requires_grad],
+                                                    cfg.optim.lr), None, 1 << 30, precision, False, device)
+    with FlopCounterMode(display=False) as counter:
+        count_step(one_batch, 0)
+    flops = float(counter.get_total_flops())
+    del counted, count_step
+    gc.collect()
+
+    if compiled:
+        compile_pathways(method)
+    opt = build_optimizer(cfg.optim, [p for p in method.parameters() if p.requires_grad], cfg.optim.lr)
+    step = TrainStep(method, opt, None, 1 << 30, precision, False, device)
+    for i in range(warmup):
+        step(one_batch, i)
+    _sync(device)
+    _reset_peak_memory(device)
+    start = time.perf_counter()
+    for i in range(steps):
+        step(one_batch, warmup + i)
+    _sync(device)
+    seconds = (time.perf_counter() - start) / steps
+    timing = StepTiming(arch, "compile" if compiled else "eager", batch, frames, size, seconds,
+                        _peak_memory_gb(device), flops)
+    del method, step, opt
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return timing
+
+
+def run(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    archs = [a.strip() for a in args.arch.split(",") if a.strip()]
+    for arch in archs:
+        if arch not in ARCH_DEFAULTS:
+            raise ConfigError(f"unknown --arch {arch!r}; choose from {', '.join(ARCH_DEFAULTS)}")
+    if args.no_eager and not args.compile:
+        raise ConfigError("--no-eager needs --compile")
+    precision = args.precision or ("bf16" if device.type == "cuda" else "fp32")
+    channels_last = args.channels_last == "on" or (args.channels_last == "auto" and device.type == "cuda")
+    modes = ([] if args.no_eager else [False]) + ([True] if args.compile else [])
+    peak = _peak_tflops(device, precision, args.peak_tflops)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
+    print(f"device: {name}; precision {precision}; channels_last_3d {'on' if channels_last else 'off'}; "
+          f"queue {args.queue_size}; {args.warmup} warm-up + {args.steps} timed steps; "
+          f"peak {f'{peak:g} TFLOP/s' if peak else 'n/a'}")
+    rows = []
+    for arch in tqdm([(a, m) for a in archs for m in modes], desc="bench train", leave=False):
+        arch, compiled = arch
+        b, t, s = ARCH_DEFAULTS[arch]["cuda" if device.type == "cuda" else "cpu"]
+        rows.append(measure(arch, args.batch or b, args.frames or t, args.size or s, device, compiled=compiled,
+                            queue_size=args.queue_size, precision=precision, channels_last=channels_last,
+                            optimizer=args.optimizer, steps=args.steps, warmup=args.warmup))
+    mem = "peak alloc (GB)" if device.type == "cuda" else "peak RSS (GB)"
+    print(f"| arch (+ motion) | mode | batch | input | clips/s | step (ms) | {mem} | GFLOP/step | TFLOP/s | MFU |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        motion = f"{ARCH_DEFAULTS[r.arch]['motion']}/{ARCH_DEFAULTS[r.arch]['divisor']}"
+        mfu = f"{100 * r.tflops / peak:.1f}%" if peak else "n/a"
+        print(f"| {r.arch} (+ {motion}) | {r.mode} | {r.batch} | {r.frames}x{r.size}x{r.size} | "
+              f"{r.clips_per_sec:.1f} | {1000 * r.seconds_per_step:.0f} | {r.peak_memory_gb:.2f} | "
+              f"{r.flops_per_step / 1e9:.0f} | {r.tflops:.3f} | {mfu} |")
+    best = max(rows, key=lambda r: r.clips_per_sec)
+    print(f"fastest: {best.arch} {best.mode} at {best.clips_per_sec:.1f} clips/s")
+    return 0

@@ -1,0 +1,129 @@
+"""The encoder under evaluation and the data settings it expects.
+
+A checkpoint is a run directory or an ``encoder.safetensors`` (see
+:func:`modist.training.checkpoint.load_encoder`); its ``encoder.json`` gives the
+architecture, modality and clip shape. For a motion-modality encoder the flow
+estimator and motion encoding come from the run's ``config.yaml`` when it sits beside
+the weights; without it the training defaults apply, the encoding guessed from the
+input channels (2: ``dxdy``, 1: ``flow_edges``).
+
+Example:
+    >>> enc = EvalEncoder.from_scratch("r3d_tiny", base_width=4, crop_size=32)
+    >>> enc.modality, enc.clip_frames, enc.crop_size
+    ('rgb', 8, 32)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from modist.config import DataConfig, MotionConfig
+from modist.data.clips import ClipSource, FlowSpec
+from modist.errors import ConfigError, DataError
+
+_DATA = DataConfig()
+
+
+@dataclass
+class EvalEncoder:
+    """A backbone plus how its clips are made: length, stride, crop, modality, motion."""
+
+    backbone: nn.Module
+    meta: dict[str, Any]
+    weights: Path | None = None
+    modality: str = "rgb"
+    clip_frames: int = _DATA.clip_frames
+    stride: int = _DATA.stride
+    crop_size: int = _DATA.crop_size
+    short_side: int = 0
+    motion: MotionConfig = field(default_factory=MotionConfig)
+
+    @classmethod
+    def from_scratch(cls, arch: str = "r3d_tiny", base_width: int = 16, modality: str = "rgb",
+                     width_divisor: float = 1.0, clip_frames: int = _DATA.clip_frames, stride: int = _DATA.stride,
+                     crop_size: int = _DATA.crop_size, motion: MotionConfig | None = None) -> "EvalEncoder":
+        """A randomly initialised backbone (the supervised-from-scratch baseline)."""
+        from modist.flow import motion_channels
+        from modist.models.resnet3d import build_backbone
+
+        motion = motion or MotionConfig()
+        in_channels = 3 if modality == "rgb" else motion_channels(motion.encoding)
+        backbone = build_backbone(arch, in_channels=in_channels, width_divisor=width_divisor, base_width=base_width)
+        meta = {"arch": arch, "in_channels": in_channels, "width_divisor": width_divisor, "base_width": base_width,
+                "modality": modality, "method": "scratch", "clip_frames": clip_frames, "stride": stride,
+                "crop_size": crop_size}
+        return cls(backbone, meta, None, modality, clip_frames, stride, crop_size, 0, motion)
+
+    def with_overrides(self, clip_frames: int | None = None, stride: int | None = None,
+                       crop_size: int | None = None, short_side: int | None = None) -> "EvalEncoder":
+        """A copy with the given clip settings replaced (None keeps the encoder's own)."""
+        changes = {k: v for k, v in dict(clip_frames=clip_frames, stride=stride, crop_size=crop_size,
+                                         short_side=short_side).items() if v is not None}
+        for key, value in changes.items():
+            if value < 0 or (value == 0 and key != "short_side"):
+                raise ConfigError(f"--{key.replace('_', '-')} must be positive, got {value}")
+        return replace(self, **changes)
+
+    def clip_source(self, cache_videos: int = 0) -> ClipSource:
+        """Decoder (+ flow estimator for a motion encoder) matching this encoder."""
+        flow = FlowSpec(self.motion.method, self.motion.preset, self.motion.gap) if self.modality == "motion" else None
+        return ClipSource(flow, short_side=self.short_side, cache_videos=cache_videos)
+
+    def fingerprint(self) -> str:
+        """Identifies the weights and clip settings (a feature-cache key); '' for no weights."""
+        if self.weights is None:
+            return ""
+        digest = hashlib.sha256()
+        with open(self.weights, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        digest.update(json.dumps(self.settings(), sort_keys=True).encode())
+        return digest.hexdigest()
+
+    def settings(self) -> dict[str, Any]:
+        """What shapes the inputs, for reports and cache keys."""
+        out = {"modality": self.modality, "clip_frames": self.clip_frames, "stride": self.stride,
+               "crop_size": self.crop_size, "short_side": self.short_side}
+        if self.modality == "motion":
+            m = self.motion
+            out["motion"] = {"method": m.method, "preset": m.preset, "gap": m.gap, "encoding": m.encoding,
+                             "max_flow": m.max_flow, "edge_max": m.edge_max}
+        return out
+
+
+def _run_config(weights: Path):
+    """The resolved pretraining config beside the weights, or None."""
+    from modist.config import load_config
+
+    path = weights.with_name("config.yaml")
+    if not path.is_file():
+        return None
+    return load_config(path)
+
+
+def load_eval_encoder(checkpoint: str | os.PathLike) -> EvalEncoder:
+    """Rebuild the encoder of a run directory or ``encoder.safetensors`` with its settings."""
+    from modist.training.checkpoint import load_encoder
+
+    path = Path(checkpoint)
+    if not path.exists():
+        raise DataError(f"{path}: checkpoint not found")
+    backbone, meta = load_encoder(path)
+    weights = path / "encoder.safetensors" if path.is_dir() else path
+    cfg = _run_config(weights)
+    if cfg is not None:
+        motion, short_side = cfg.motion, cfg.data.short_side
+    else:
+        motion = MotionConfig(encoding="dxdy" if meta.get("in_channels") == 2 else "flow_edges")
+        short_side = 0
+    backbone.eval()
+    return EvalEncoder(backbone, meta, weights, meta.get("modality", "rgb"),
+                       int(meta.get("clip_frames", _DATA.clip_frames)), int(meta.get("stride", _DATA.stride)),
+                       int(meta.get("crop_size", _DATA.crop_size)), short_side, motion)

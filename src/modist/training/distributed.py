@@ -1,0 +1,114 @@
+"""Process groups for ``torchrun`` launches and the few collectives the loop needs.
+
+``torchrun --nproc_per_node=N -m modist.cli.main pretrain ...`` sets ``RANK``,
+``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``; with
+``train.distributed=auto`` the trainer then joins the group (NCCL on CUDA, gloo on
+CPU) and trains with DDP. Without those variables everything here is the
+single-process identity.
+
+Example:
+    >>> env = dist_env_from({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})
+    >>> env.enabled, env.is_main
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+import torch.distributed as dist
+
+from modist.errors import ConfigError
+from modist.training.device import resolve_device
+
+
+@dataclass(frozen=True)
+class DistEnv:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    owns_group: bool = False  # the trainer initialised the process group and destroys it
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def dist_env_from(environ: Mapping[str, str] = os.environ) -> DistEnv:
+    """The launch as ``torchrun`` describes it in the environment (one process if absent)."""
+    try:
+        world = int(environ.get("WORLD_SIZE", "1"))
+        rank = int(environ.get("RANK", "0"))
+        local = int(environ.get("LOCAL_RANK", str(rank)))
+    except ValueError:
+        raise ConfigError("RANK, WORLD_SIZE and LOCAL_RANK must be integers (as torchrun sets them)") from None
+    if world < 1 or not 0 <= rank < world:
+        raise ConfigError(f"RANK={rank} is not within WORLD_SIZE={world}")
+    return DistEnv(rank, world, local)
+
+
+def setup_distributed(mode: str, device_name: str) -> tuple[DistEnv, torch.device]:
+    """Join the process group when launched by torchrun (``mode="auto"``); pick the device.
+
+    Each rank on CUDA uses ``cuda:LOCAL_RANK``. An existing default group (a caller
+    that initialised it, e.g. a test) is used as it is.
+    """
+    env = dist_env_from() if mode == "auto" else DistEnv()
+    if dist.is_available() and dist.is_initialized():
+        env = DistEnv(dist.get_rank(), dist.get_world_size(), env.local_rank)
+    if not env.enabled:
+        return env, resolve_device(device_name)
+    if device_name in ("auto", "cuda") and torch.cuda.is_available():
+        device = torch.device("cuda", env.local_rank % torch.cuda.device_count())
+    else:
+        device = resolve_device(device_name)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=env.rank,
+                                world_size=env.world_size, device_id=device if device.type == "cuda" else None)
+        env = DistEnv(env.rank, env.world_size, env.local_rank, owns_group=True)
+    return env, device
+
+
+def teardown_distributed(env: DistEnv) -> None:
+    """Wait for every rank, then leave the group if the trainer created it."""
+    if env.enabled and dist.is_initialized():
+        dist.barrier()
+        if env.owns_group:
+            dist.destroy_process_group()
+
+
+def mean_across_ranks(values: dict[str, float], device: torch.device) -> dict[str, float]:
+    """Average scalar logs over ranks (the loss of the global batch is the ranks' mean)."""
+    if not (dist.is_initialized() and dist.get_world_size() > 1) or not values:
+        return values
+    keys = sorted(values)
+    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    t /= dist.get_world_size()
+    return dict(zip(keys, t.tolist()))
+
+
+def min_across_ranks(value: int, device: torch.device) -> int:
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return value
+    t = torch.tensor([value], dtype=torch.long, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return int(t.item())
+
+
+def gather_objects(obj: Any) -> list[Any]:
+    """Every rank's ``obj`` (picklable), in rank order."""
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return [obj]
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out

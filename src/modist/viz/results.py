@@ -1,0 +1,39 @@
+"""Bar chart of the demo's linear-probe and kNN top-1 per method and test split."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from modist.atomic import atomic_path  # noqa: E402
+
+
+def plot_demo_results(summary: list[dict], out_png: str | os.PathLike, chance: float | None = None) -> None:
+    """``summary`` rows have method, split, linear_mean/std, knn_mean/std (fractions)."""
+    methods = list(dict.fromkeys(r["method"] for r in summary))
+    splits = list(dict.fromkeys(r["split"] for r in summary))
+    by_key = {(r["method"], r["split"]): r for r in summary}
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=100, sharey=True)
+    width = 0.8 / len(methods)
+    x = np.arange(len(splits))
+    for ax, metric in zip(axes, ("linear", "knn")):
+        for i, m in enumerate(methods):
+            rows = [by_key.get((m, s)) for s in splits]
+            means = [100 * r[f"{metric}_mean"] if r else 0 for r in rows]
+            stds = [100 * r[f"{metric}_std"] if r else 0 for r in rows]
+            ax.bar(x + (i - (len(methods) - 1) / 2) * width, means, width, yerr=stds, label=m, capsize=3)
+        if chance is not None:
+            ax.axhline(100 * chance, color="grey", linestyle="--", linewidth=1, label="chance")
+        ax.set_xticks(x, splits)
+        ax.set_title(f"{'linear probe' if metric == 'linear' else 'kNN'} top-1 (%)")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
