@@ -126,3 +126,14 @@ def test_two_ranks_match_one_process_and_keep_identical_queues(tiny_synth, tmp_p
     lines = (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == list(range(1, STEPS + 1))
     assert (tmp_path / "ddp" / "encoder.safetensors").is_file()
+
+
+def test_launch_environment_is_read_as_torchrun_sets_it():
+    from modist.errors import ConfigError
+    from modist.training.distributed import DistEnv, dist_env_from
+
+    assert dist_env_from({}) == DistEnv()
+    env = dist_env_from({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
+    assert (env.rank, env.world_size, env.local_rank, env.enabled, env.is_main) == (3, 4, 1, True, False)
+    with pytest.raises(ConfigError, match="WORLD_SIZE=2"):
+        dist_env_from({"RANK": "2", "WORLD_SIZE": "2"})

@@ -27,12 +27,13 @@ def test_forward_shuffled_returns_rows_in_input_order():
     assert torch.allclose(forward_shuffled(enc, x, groups=2), enc(x), atol=1e-6)
 
 
-def test_cross_modal_terms_pair_each_query_with_its_own_videos_key(monkeypatch):
+@pytest.mark.parametrize("cross_view", ["same", "other"])
+def test_cross_modal_terms_pair_each_query_with_its_own_videos_key(monkeypatch, cross_view):
     torch.manual_seed(0)
     b, c, t, s = 6, 1, 2, 2
     visual, motion = RowEncoder(3 * t * s * s), RowEncoder(c * t * s * s)
     method = MoDist(visual, motion, LossWeights(vv=1, mm=1, vm=1, mv=1), embed_dim=4, queue_size=16,
-                    shuffle_bn_groups=2)
+                    shuffle_bn_groups=2, cross_view=cross_view)
     calls = {}
     real = modist_module.info_nce
 
@@ -45,9 +46,10 @@ def test_cross_modal_terms_pair_each_query_with_its_own_videos_key(monkeypatch):
     rgb = torch.randn(2, b, 3, t, s, s)
     flow = torch.randn(2, b, c, t, s, s)
     method.training_step(Batch(rgb, flow, torch.full((b,), -1)))
+    view = 0 if cross_view == "same" else 1
     with torch.no_grad():
-        k_m = method.motion_key(flow[1])
-        k_v = method.visual_key(rgb[1])
+        k_m = method.motion_key(flow[view])
+        k_v = method.visual_key(rgb[view])
         q_v = method.visual(rgb[0])
     q, k, queue = calls["vm"]
     assert torch.allclose(q, q_v, atol=1e-6)

@@ -40,3 +40,43 @@ def test_pathway_embeds_clips_on_the_unit_sphere():
 def test_unknown_backbone_is_a_config_error():
     with pytest.raises(ConfigError, match="resnet9000"):
         build_backbone("resnet9000")
+
+
+def test_r2plus1d_18_matches_torchvision_parameter_count():
+    # torchvision r2plus1d_18: 31,505,325 parameters including the 512x400 classifier
+    # (one midplanes value per block, (2+1)D stem 3 -> 45 -> 64).
+    net = build_backbone("r2plus1d_18")
+    assert _params(net) + 512 * 400 + 400 == 31_505_325
+
+
+def test_published_gflops_per_view():
+    from modist.bench.models import complexity
+
+    slow = complexity("slow_r50", frames=8, size=224)
+    assert abs(slow.gflops / 41.9 - 1) < 0.03  # PySlowFast model zoo, multiply-adds
+    assert abs(slow.params_with_fc / 1e6 / 32.5 - 1) < 0.03
+    assert abs(complexity("r3d_18", frames=16, size=112).gflops - 40.70) < 0.05  # torchvision
+    assert abs(complexity("r2plus1d_18", frames=16, size=112).gflops - 40.52) < 0.05
+
+
+def test_slow_r50_temporal_kernel_presets():
+    def kernels(net):
+        stem = net.stem[0].kernel_size[0]
+        first_convs = [stage[0].body[0].kernel_size[0] for stage in net.stages]
+        return (stem, *first_convs)
+
+    assert kernels(build_backbone("slow_r50")) == (1, 1, 1, 3, 3)
+    assert kernels(build_backbone("slow_r50_modist")) == (5, 1, 1, 3, 3)
+    thin = build_backbone("slow_r50_t1", width_divisor=8)
+    assert kernels(thin) == (1, 1, 1, 1, 1)
+    assert thin.out_dim == 256  # the release's motion pathway ends at 2048 / 8 channels
+    assert thin(torch.zeros(1, 3, 4, 64, 64)).shape == (1, 256)
+
+
+def test_models_command_prints_the_table(capsys):
+    from modist.cli.main import main
+
+    assert main(["models", "--arch", "r3d_tiny", "--frames", "4", "--size", "32", "--classes", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "| r3d_tiny | 1 | 4x32x32 |" in out
+    assert main(["models", "--arch", "resnet9000"]) == 2

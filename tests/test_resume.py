@@ -5,6 +5,8 @@ import torch
 
 from modist.config import load_config
 from modist.configs import config_path
+from modist.data.adapters import resolve_dataset
+from modist.data.records import VideoDataset
 from modist.errors import DataError
 from modist.training.checkpoint import load_checkpoint, numbered_checkpoints
 from modist.training.trainer import pretrain
@@ -14,6 +16,13 @@ from conftest import tiny_overrides
 
 class Killed(Exception):
     pass
+
+
+@pytest.fixture(scope="module")
+def forty(tiny_synth):
+    """40 training videos whatever the fixture holds: 5 batches of 8 an epoch."""
+    full = resolve_dataset(f"synth:{tiny_synth}", split="train")
+    return VideoDataset(full.records[:40], full.class_names)
 
 
 def _cfg(data, out, steps=8, *extra):
@@ -38,14 +47,14 @@ def _losses(history, after):
     # Loader workers, gradient accumulation and the within-process shuffle-BN all draw randomness.
     ("data.num_workers=1", "train.accumulate=2", "train.batch_size=4"),
 ], ids=["plain", "workers+accumulate"])
-def test_run_killed_mid_epoch_resumes_with_the_uninterrupted_losses(tiny_synth, tmp_path, extra):
+def test_run_killed_mid_epoch_resumes_with_the_uninterrupted_losses(tiny_synth, forty, tmp_path, extra):
     # 40 videos in batches of 8: 5 batches an epoch, so the checkpoint at step 6 is mid-epoch 2.
-    full = pretrain(_cfg(tiny_synth, tmp_path / "full", 8, *extra))
+    full = pretrain(_cfg(tiny_synth, tmp_path / "full", 8, *extra), dataset=forty)
     with pytest.raises(Killed):
-        pretrain(_cfg(tiny_synth, tmp_path / "run", 8, *extra), on_step=_kill_at(7))
+        pretrain(_cfg(tiny_synth, tmp_path / "run", 8, *extra), dataset=forty, on_step=_kill_at(7))
     assert [s for s, _ in numbered_checkpoints(tmp_path / "run")] == [6]  # keep_checkpoints=1 pruned step 3
 
-    resumed = pretrain(_cfg(tiny_synth, tmp_path / "run", 8, "train.resume=auto", *extra))
+    resumed = pretrain(_cfg(tiny_synth, tmp_path / "run", 8, "train.resume=auto", *extra), dataset=forty)
     assert resumed.start_step == 6
     expected, got = _losses(full.history, 6), _losses(resumed.history, 6)
     assert sorted(got) == [7, 8]

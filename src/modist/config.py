@@ -79,6 +79,7 @@ class MethodConfig:
     queue_size: int = 65536
     momentum: float = 0.999
     momentum_schedule: str = "constant"  # constant | cosine
+    cross_view: str = "same"  # cross-modal key from the same clip, or the video's "other" clip
     shuffle_bn_groups: int = 2  # key encoders see the batch in shuffled groups (MoCo shuffle-BN)
     # Batch norm of the key encoders: shuffle (MoCo shuffle-BN; across ranks when distributed),
     # sync (statistics of the global batch) or local (each rank's own batch, no shuffle).
@@ -135,6 +136,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "motion.encoding": ("flow_edges", "dxdy", "magnitude"),
     "method.name": ("modist", "rgb_only", "motion_only", "supervised"),
     "method.momentum_schedule": ("constant", "cosine"),
+    "method.cross_view": ("same", "other"),
     "method.key_bn": ("shuffle", "sync", "local"),
     "optim.name": ("adamw", "sgd", "lars"),
     "train.distributed": ("auto", "off"),

@@ -65,10 +65,11 @@ def count_macs(module: nn.Module, *inputs: torch.Tensor) -> int:
 
 def complexity(arch: str, frames: int, size: int, width_divisor: float = 1.0, in_channels: int = 3,
                classes: int = 400) -> Complexity:
-    backbone = build_backbone(arch, in_channels=in_channels, width_divisor=width_divisor).eval()
-    net = nn.Sequential(backbone, nn.Linear(backbone.out_dim, classes)) if classes > 0 else backbone
-    # The meta device counts without computing or allocating the activations.
-    macs = count_macs(net.to("meta"), torch.empty(1, in_channels, frames, size, size, device="meta"))
+    # On the meta device nothing is initialised, computed or allocated: only shapes flow.
+    with torch.device("meta"):
+        backbone = build_backbone(arch, in_channels=in_channels, width_divisor=width_divisor).eval()
+        net = nn.Sequential(backbone, nn.Linear(backbone.out_dim, classes)) if classes > 0 else backbone
+        macs = count_macs(net, torch.empty(1, in_channels, frames, size, size))
     return Complexity(arch, width_divisor, frames, size, count_params(backbone), count_params(net), macs / 1e9)
 
 

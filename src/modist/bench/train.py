@@ -7,7 +7,8 @@ update, the momentum update and the optimiser. It is timed after warm-up steps, 
 CUDA synchronised around the timed window, eagerly and (``--compile``) with every
 pathway compiled.
 
-Reported: clips/s (videos of two views per second), peak memory (CUDA: max allocated;
+Reported: clips/s (videos of two views per second), wall and process-CPU time per
+step (on a shared CPU the CPU time is the figure that stays meaningful), peak memory (CUDA: max allocated;
 CPU: the process's peak resident set during the timed window), FLOPs of one step
 counted by :class:`torch.utils.flop_counter.FlopCounterMode` (forward, backward and
 the InfoNCE matmuls; 2 FLOPs per multiply-add), achieved TFLOP/s and the model FLOP
@@ -30,13 +31,12 @@ from tqdm import tqdm
 
 from modist.config import load_config
 from modist.errors import ConfigError
-from modist.flow import motion_channels
+from modist.flow.encodings import motion_channels
 from modist.methods.base import Batch
-from modist.models.resnet3d import BACKBONES
+from modist.training.build import build_training_method
 from modist.training.device import resolve_device
 from modist.training.optim import build_optimizer
 from modist.training.step import TrainStep, channels_last_views, compile_pathways
-from modist.training.trainer import build_training_method
 
 # Dense tensor-core peaks (TFLOP/s) from the vendors' data sheets, by device-name fragment.
 PEAK_TFLOPS: dict[str, dict[str, float]] = {
@@ -65,6 +65,7 @@ class StepTiming:
     frames: int
     size: int
     seconds_per_step: float
+    cpu_seconds_per_step: float  # process CPU time: what the step costs when other programs share the cores
     peak_memory_gb: float
     flops_per_step: float
 
@@ -94,6 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"],
                         help="channels_last_3d networks and inputs (auto: on for CUDA)")
     parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw", "lars"])
+    parser.add_argument("--cross-view", default="", choices=["", "same", "other"],
+                        help="cross-modal key from the same clip or the other clip (default: the config's)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     parser.add_argument("--peak-tflops", type=float, default=0.0,
                         help="device peak for the utilisation column (default: known GPUs; CPU: n/a)")
@@ -139,9 +142,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _config(arch: str, queue_size: int, precision: str, channels_last: bool, optimizer: str):
+def _config(arch: str, queue_size: int, precision: str, channels_last: bool, optimizer: str, cross_view: str):
     d = ARCH_DEFAULTS[arch]
-    return load_config(None, [
+    return load_config(None, ([f"method.cross_view={cross_view}"] if cross_view else []) + [
         f"model.arch={arch}", f"model.motion_arch={d['motion']}", f"model.motion_width_divisor={d['divisor']}",
         f"model.base_width={d['base_width']}", "model.proj_hidden=2048", "model.embed_dim=128",
         "method.name=modist", "method.weight_mm=1.0", f"method.queue_size={queue_size}",
@@ -152,9 +155,9 @@ def _config(arch: str, queue_size: int, precision: str, channels_last: bool, opt
 
 def measure(arch: str, batch: int, frames: int, size: int, device: torch.device, *, compiled: bool = False,
             queue_size: int = 65536, precision: str = "fp32", channels_last: bool = False, optimizer: str = "sgd",
-            steps: int = 5, warmup: int = 2) -> StepTiming:
+            steps: int = 5, warmup: int = 2, cross_view: str = "") -> StepTiming:
     """Time the full MoDist training step of ``arch`` on random clips."""
-    cfg = _config(arch, queue_size, precision, channels_last, optimizer)
+    cfg = _config(arch, queue_size, precision, channels_last, optimizer, cross_view)
     torch.manual_seed(0)
     method = build_training_method(cfg, 0, device, distributed=False).train()
     c = motion_channels(cfg.motion.encoding)
@@ -185,12 +188,13 @@ def measure(arch: str, batch: int, frames: int, size: int, device: torch.device,
         step(one_batch, i)
     _sync(device)
     _reset_peak_memory(device)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for i in range(steps):
         step(one_batch, warmup + i)
     _sync(device)
     seconds = (time.perf_counter() - start) / steps
-    timing = StepTiming(arch, "compile" if compiled else "eager", batch, frames, size, seconds,
+    cpu_seconds = (time.process_time() - cpu_start) / steps
+    timing = StepTiming(arch, "compile" if compiled else "eager", batch, frames, size, seconds, cpu_seconds,
                         _peak_memory_gb(device), flops)
     del method, step, opt
     gc.collect()
@@ -214,8 +218,10 @@ def run(args: argparse.Namespace) -> int:
     modes = ([] if args.no_eager else [False]) + ([True] if args.compile else [])
     peak = _peak_tflops(device, precision, args.peak_tflops)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
+    cross_view = args.cross_view or _config(archs[0], args.queue_size, precision, False, "sgd", "").method.cross_view
     print(f"device: {name}; precision {precision}; channels_last_3d {'on' if channels_last else 'off'}; "
-          f"queue {args.queue_size}; {args.warmup} warm-up + {args.steps} timed steps; "
+          f"queue {args.queue_size}; cross-modal keys of the {cross_view} clip; "
+          f"{args.warmup} warm-up + {args.steps} timed steps; "
           f"peak {f'{peak:g} TFLOP/s' if peak else 'n/a'}")
     rows = []
     for arch in tqdm([(a, m) for a in archs for m in modes], desc="bench train", leave=False):
@@ -223,16 +229,19 @@ def run(args: argparse.Namespace) -> int:
         b, t, s = ARCH_DEFAULTS[arch]["cuda" if device.type == "cuda" else "cpu"]
         rows.append(measure(arch, args.batch or b, args.frames or t, args.size or s, device, compiled=compiled,
                             queue_size=args.queue_size, precision=precision, channels_last=channels_last,
-                            optimizer=args.optimizer, steps=args.steps, warmup=args.warmup))
+                            optimizer=args.optimizer, steps=args.steps, warmup=args.warmup,
+                            cross_view=args.cross_view))
     mem = "peak alloc (GB)" if device.type == "cuda" else "peak RSS (GB)"
-    print(f"| arch (+ motion) | mode | batch | input | clips/s | step (ms) | {mem} | GFLOP/step | TFLOP/s | MFU |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"| arch (+ motion) | mode | batch | input | clips/s | step (ms) | CPU (ms) | {mem} | GFLOP/step | "
+          "TFLOP/s | MFU |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         motion = f"{ARCH_DEFAULTS[r.arch]['motion']}/{ARCH_DEFAULTS[r.arch]['divisor']}"
         mfu = f"{100 * r.tflops / peak:.1f}%" if peak else "n/a"
         print(f"| {r.arch} (+ {motion}) | {r.mode} | {r.batch} | {r.frames}x{r.size}x{r.size} | "
-              f"{r.clips_per_sec:.1f} | {1000 * r.seconds_per_step:.0f} | {r.peak_memory_gb:.2f} | "
-              f"{r.flops_per_step / 1e9:.0f} | {r.tflops:.3f} | {mfu} |")
+              f"{r.clips_per_sec:.1f} | {1000 * r.seconds_per_step:.0f} | {1000 * r.cpu_seconds_per_step:.0f} | "
+              f"{r.peak_memory_gb:.2f} | "
+              f"{r.flops_per_step / 1e9:.3f} | {r.tflops:.3g} | {mfu} |")
     best = max(rows, key=lambda r: r.clips_per_sec)
     print(f"fastest: {best.arch} {best.mode} at {best.clips_per_sec:.1f} clips/s")
     return 0

@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
         path = str(config_path(path))
     cfg = load_config(path, args.overrides)
     result = pretrain(cfg)
+    if result.rank != 0:  # under torchrun only the first process reports
+        return 0
     first, last = result.loss_drop()
     print(f"pretrained {cfg.method.name} for {result.steps} steps in {result.seconds:.0f} s "
           f"({result.clips_per_sec:.1f} videos/s); loss {first:.3f} -> {last:.3f}; "

@@ -31,8 +31,8 @@ class DemoBudget:
     test_per_class: int
 
 
-FULL = DemoBudget(steps=400, train_per_class=40, test_per_class=12)
-QUICK = DemoBudget(steps=50, train_per_class=12, test_per_class=6)
+FULL = DemoBudget(steps=800, train_per_class=40, test_per_class=12)
+QUICK = DemoBudget(steps=120, train_per_class=12, test_per_class=6)
 
 
 def _splits(data_dir: Path) -> dict[str, VideoDataset]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -48,7 +48,6 @@ class EvalSpec:
     cache_videos: int = 0  # decoded videos kept in memory (finetuning reads each video every epoch)
     progress: bool = True
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def resolved_test_splits(self) -> tuple[str, ...]:
         if self.test_splits:
@@ -128,7 +127,7 @@ class FeatureSource:
 def _meta(encoder: EvalEncoder, spec: EvalSpec, checkpoint: str | None) -> dict:
     return {"checkpoint": checkpoint, "dataset": spec.dataset, "train_split": spec.train_split,
             "test_splits": list(spec.resolved_test_splits()), "fold": spec.fold,
-            "encoder": {**encoder.meta, **encoder.settings()}, **spec.extra}
+            "encoder": {**encoder.meta, **encoder.settings()}}
 
 
 def run_frozen(encoder: EvalEncoder, spec: EvalSpec, protocols: tuple[str, ...] = PROTOCOLS,

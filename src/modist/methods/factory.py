@@ -51,4 +51,4 @@ def build_method(cfg: PretrainConfig, motion_channels: int, num_classes: int = 0
     )
     m = cfg.method
     return MoDist(visual, motion, weights, mc.embed_dim, m.temperature, m.queue_size, m.momentum,
-                  m.momentum_schedule, m.shuffle_bn_groups)
+                  m.momentum_schedule, m.shuffle_bn_groups, key_bn=m.key_bn, cross_view=m.cross_view)

@@ -8,6 +8,10 @@ and view ``b`` (another clip of the same video) as key, four InfoNCE terms are
 * ``vm``: visual query vs motion key, negatives from the motion queue,
 * ``mv``: motion query vs visual key, negatives from the visual queue.
 
+The cross-modal key is by default the other pathway's view of the *same* clip
+(``cross_view="same"``), so the visual pathway must find the motion of exactly what it
+sees; ``cross_view="other"`` uses the video's other clip, like the ``vv`` term.
+
 ``rgb_only`` and ``motion_only`` are the same class with one pathway and the other
 weights at zero.
 
@@ -67,8 +71,11 @@ class MoDist(Method):
         momentum_schedule: str = "constant",
         shuffle_bn_groups: int = 2,
         key_bn: str = "shuffle",
+        cross_view: str = "same",
     ):
         super().__init__()
+        if cross_view not in ("same", "other"):
+            raise ValueError(f"cross_view must be 'same' or 'other', got {cross_view!r}")
         if visual is None and (weights.vv or weights.vm or weights.mv):
             raise ValueError("visual terms need a visual pathway")
         if motion is None and (weights.mm or weights.vm or weights.mv):
@@ -79,6 +86,7 @@ class MoDist(Method):
         self.momentum_schedule = momentum_schedule
         self.shuffle_bn_groups = shuffle_bn_groups
         self.key_bn = key_bn
+        self.cross_view = cross_view
         self.visual = visual
         self.motion = motion
         self.visual_key = make_momentum_copy(visual) if visual is not None else None
@@ -102,6 +110,17 @@ class MoDist(Method):
             k_m, all_k_m = encode_keys(self.motion_key, batch.motion[1], self.key_bn, self.shuffle_bn_groups,
                                        forward_shuffled)
 
+        # Cross-modal positives: the other pathway's key of the same clip ("same") or of the
+        # video's other clip ("other"); the queues always receive the other clip's keys.
+        x_k_m, x_k_v = k_m, k_v
+        if self.cross_view == "same":
+            if w.vm:
+                x_k_m, _ = encode_keys(self.motion_key, batch.motion[0], self.key_bn, self.shuffle_bn_groups,
+                                       forward_shuffled)
+            if w.mv:
+                x_k_v, _ = encode_keys(self.visual_key, batch.rgb[0], self.key_bn, self.shuffle_bn_groups,
+                                       forward_shuffled)
+
         terms: dict[str, torch.Tensor] = {}
         t = self.temperature
         if w.vv:
@@ -109,9 +128,9 @@ class MoDist(Method):
         if w.mm:
             terms["mm"] = info_nce(q_m, k_m, self.motion_queue.keys, t)
         if w.vm:
-            terms["vm"] = info_nce(q_v, k_m, self.motion_queue.keys, t)
+            terms["vm"] = info_nce(q_v, x_k_m, self.motion_queue.keys, t)
         if w.mv:
-            terms["mv"] = info_nce(q_m, k_v, self.visual_queue.keys, t)
+            terms["mv"] = info_nce(q_m, x_k_v, self.visual_queue.keys, t)
         loss = sum(getattr(w, name) * value for name, value in terms.items())
 
         # The queues are read by this step's graph, so they are updated after backward; with

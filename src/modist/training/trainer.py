@@ -27,8 +27,9 @@ from modist.data.clips import ClipSource, FlowSpec, PairClipDataset, collate_cli
 from modist.data.records import VideoDataset
 from modist.errors import DataError
 from modist.flow import motion_channels
-from modist.methods import Method, build_method
+from modist.methods import Method
 from modist.methods.base import Batch
+from modist.training.build import build_training_method
 from modist.training.checkpoint import export_encoder, remove_checkpoints, save_step_checkpoint
 from modist.training.distributed import (
     DistEnv, gather_objects, mean_across_ranks, min_across_ranks, setup_distributed, teardown_distributed,
@@ -42,7 +43,6 @@ from modist.training.rng import rank_seed, restore_rng_state, rng_state, seed_ev
 from modist.training.sampler import GlobalBatchSampler, SeededItems
 from modist.training.schedule import lr_factor
 from modist.training.step import TrainStep, channels_last_views, compile_pathways
-from modist.training.sync_bn import convert_sync_bn
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class TrainResult:
     skipped_videos: int
     history: list[dict] = field(default_factory=list)
     start_step: int = 0  # > 0 when the run resumed from a checkpoint
+    rank: int = 0  # this process's rank under torchrun (only rank 0 wrote the run directory)
 
     def loss_drop(self, window: int = 20) -> tuple[float, float]:
         """Mean loss over the first and the last ``window`` steps."""
@@ -85,26 +86,6 @@ def build_clip_source(cfg: PretrainConfig, with_motion: bool) -> ClipSource:
     cache_dir = cfg.motion.cache_dir if cfg.motion.source == "cache" else ""
     flow = FlowSpec(cfg.motion.method, cfg.motion.preset, cfg.motion.gap, cache_dir) if with_motion else None
     return ClipSource(flow, short_side=cfg.data.short_side, cache_videos=cfg.data.cache_videos)
-
-
-def build_training_method(cfg: PretrainConfig, num_classes: int, device: torch.device, distributed: bool) -> Method:
-    """The configured method on ``device``, with key batch norm, memory format and sync BN applied."""
-    method = build_method(cfg, motion_channels(cfg.motion.encoding), num_classes=num_classes)
-    if hasattr(method, "key_bn"):
-        method.key_bn = cfg.method.key_bn
-    method.to(device)
-    if cfg.train.channels_last:
-        method.to(memory_format=torch.channels_last_3d)
-    if distributed:
-        if cfg.train.sync_bn:
-            for name in ("visual", "motion", "backbone"):
-                if isinstance(getattr(method, name, None), torch.nn.Module):
-                    convert_sync_bn(getattr(method, name), device.type)
-        if cfg.method.key_bn == "sync":
-            for name in ("visual_key", "motion_key"):
-                if isinstance(getattr(method, name, None), torch.nn.Module):
-                    convert_sync_bn(getattr(method, name), device.type)
-    return method
 
 
 def _truncate(batch: dict, n: int) -> dict:
@@ -258,7 +239,7 @@ def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, desc: str | Non
         if skipped:
             log.warning("%d unreadable video(s) were skipped during training", skipped)
     return TrainResult(out_dir, method, total, seconds, counts["clips"] / max(seconds, 1e-9), skipped, history,
-                       start_step)
+                       start_step, env.rank)
 
 
 def _export(out_dir: Path, cfg: PretrainConfig, method: Method) -> None:

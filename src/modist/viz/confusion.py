@@ -78,7 +78,7 @@ def plot_per_class_accuracy(accuracy: np.ndarray, class_names: Sequence[str], ou
     ax.set_ylim(0, 100)
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     with atomic_path(out_png) as tmp:
