@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from modist.data.records import VideoRecord
 from modist.data.video import VIDEO_EXTENSIONS
 from modist.errors import DataError
 
@@ -97,3 +98,15 @@ def pick_video_root(candidates: list[Path], relative: list[str], sample: int = 2
     probe = relative[:sample]
     hits = [sum(locate(c, r) is not None for r in probe) for c in existing]
     return existing[hits.index(max(hits))]
+
+
+def located_records(videos: Path, entries: list[tuple[str, int | None]]) -> tuple[list[VideoRecord], list[str]]:
+    """Records of the ``(relative path, label)`` entries found under ``videos``, and the missing ones."""
+    records, missing = [], []
+    for relative, label in entries:
+        path = locate(videos, relative)
+        if path is None:
+            missing.append(relative)
+        else:
+            records.append(VideoRecord(str(path.resolve()), label))
+    return records, missing

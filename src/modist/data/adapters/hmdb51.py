@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from modist.data.adapters.files import canonical_split, check_fold, locate, pick_video_root, read_lines
-from modist.data.records import VideoDataset, VideoRecord
+from modist.data.adapters.files import canonical_split, check_fold, located_records, pick_video_root, read_lines
+from modist.data.records import VideoDataset
 from modist.errors import DataError
 
 SPLIT_IDS = {"train": "1", "test": "2", "val": "2"}
@@ -54,11 +54,5 @@ def load_hmdb51(root: str | os.PathLike, split: str = "train", fold: int = 1) ->
             if parts[1] == SPLIT_IDS[kind]:
                 entries.append((f"{name}/{parts[0]}", label))
     videos = pick_video_root([root, root / "hmdb51_org", root / "videos", folder.parent], [r for r, _ in entries])
-    records, missing = [], []
-    for relative, label in entries:
-        path = locate(videos, relative)
-        if path is None:
-            missing.append(relative)
-        else:
-            records.append(VideoRecord(str(path.resolve()), label))
+    records, missing = located_records(videos, entries)
     return VideoDataset(records, class_names, name=f"hmdb51:{kind}{fold}", missing=missing)

@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from modist.data.adapters.files import canonical_split, first_existing, locate, pick_video_root
-from modist.data.records import VideoDataset, VideoRecord
+from modist.data.adapters.files import canonical_split, first_existing, located_records, pick_video_root
+from modist.data.records import VideoDataset
 from modist.errors import DataError
 
 VIDEO_DIR = "20bn-something-something-v2"
@@ -77,11 +77,5 @@ def load_ssv2(root: str | os.PathLike, split: str = "train") -> VideoDataset:
         [root / VIDEO_DIR, root / "videos", root, labels_path.parent.parent / VIDEO_DIR],
         [r for r, _ in entries],
     )
-    records, missing = [], []
-    for relative, label in entries:
-        path = locate(videos, relative)
-        if path is None:
-            missing.append(relative)
-        else:
-            records.append(VideoRecord(str(path.resolve()), label))
+    records, missing = located_records(videos, entries)
     return VideoDataset(records, class_names, name=f"ssv2:{kind}", missing=missing)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from modist.data.adapters.files import canonical_split, check_fold, first_existing, locate, pick_video_root, read_lines
-from modist.data.records import VideoDataset, VideoRecord
+from modist.data.adapters.files import canonical_split, check_fold, first_existing, located_records, pick_video_root, read_lines
+from modist.data.records import VideoDataset
 from modist.errors import DataError
 
 
@@ -63,11 +63,5 @@ def load_ucf101(root: str | os.PathLike, split: str = "train", fold: int = 1) ->
         entries.append((relative, label))
     videos = pick_video_root([root, root / "UCF-101", root / "UCF101", lists.parent, lists.parent / "UCF-101"],
                              [r for r, _ in entries])
-    records, missing = [], []
-    for relative, label in entries:
-        path = locate(videos, relative)
-        if path is None:
-            missing.append(relative)
-        else:
-            records.append(VideoRecord(str(path.resolve()), label))
+    records, missing = located_records(videos, entries)
     return VideoDataset(records, class_names, name=f"ucf101:{kind}{fold}", missing=missing)
