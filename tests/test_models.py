@@ -80,3 +80,20 @@ def test_models_command_prints_the_table(capsys):
     out = capsys.readouterr().out
     assert "| r3d_tiny | 1 | 4x32x32 |" in out
     assert main(["models", "--arch", "resnet9000"]) == 2
+
+
+def test_head_batch_norm_spreads_freshly_initialised_embeddings():
+    # Pooled features of a fresh backbone share a large common component, so plain heads map
+    # every clip to nearly the same direction; batch norm in the hidden layer removes it.
+    from modist.models.heads import ProjectionHead
+
+    torch.manual_seed(0)
+    feats = torch.relu(torch.randn(64, 32)) + 3.0
+
+    def mean_cosine(z):
+        sim = z @ z.t()
+        return sim[~torch.eye(len(z), dtype=torch.bool)].mean().item()
+
+    plain = mean_cosine(ProjectionHead(32, 64, 16)(feats))
+    normed = mean_cosine(ProjectionHead(32, 64, 16, batch_norm=True)(feats))
+    assert plain > 0.8 and normed < 0.5

@@ -65,6 +65,7 @@ class ModelConfig:
     motion_width_divisor: float = 4.0
     proj_hidden: int = 256
     embed_dim: int = 128
+    head_bn: bool = False  # batch norm in the projection heads' hidden layer (the release has none)
 
 
 @dataclass

@@ -42,10 +42,11 @@ def build_method(cfg: PretrainConfig, motion_channels: int, num_classes: int = 0
     uses_motion = bool(weights.mm or weights.vm or weights.mv)
     if not (uses_visual or uses_motion):
         raise ConfigError("all method.weight_* are zero: nothing to train")
-    visual = build_pathway(mc.arch, 3, 1.0, mc.proj_hidden, mc.embed_dim, base_width=mc.base_width) if uses_visual else None
+    visual = (build_pathway(mc.arch, 3, 1.0, mc.proj_hidden, mc.embed_dim, mc.head_bn, base_width=mc.base_width)
+              if uses_visual else None)
     motion = (
         build_pathway(mc.motion_arch or mc.arch, motion_channels, mc.motion_width_divisor, mc.proj_hidden,
-                      mc.embed_dim, base_width=mc.base_width)
+                      mc.embed_dim, mc.head_bn, base_width=mc.base_width)
         if uses_motion
         else None
     )

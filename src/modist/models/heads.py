@@ -17,9 +17,13 @@ class ProjectionHead(nn.Module):
         True
     """
 
-    def __init__(self, in_dim: int, hidden_dim: int = 2048, out_dim: int = 128):
+    def __init__(self, in_dim: int, hidden_dim: int = 2048, out_dim: int = 128, batch_norm: bool = False):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(inplace=True), nn.Linear(hidden_dim, out_dim))
+        # Batch norm after the hidden layer (as in MoCo v3 / SimCLR v2) removes the common
+        # component that makes freshly initialised embeddings nearly parallel.
+        hidden_norm: list[nn.Module] = [nn.BatchNorm1d(hidden_dim)] if batch_norm else []
+        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden_dim), *hidden_norm, nn.ReLU(inplace=True),
+                                 nn.Linear(hidden_dim, out_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.mlp(x), dim=1)

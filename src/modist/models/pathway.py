@@ -30,7 +30,8 @@ def build_pathway(
     width_divisor: float = 1.0,
     proj_hidden: int = 2048,
     embed_dim: int = 128,
+    head_bn: bool = False,
     **backbone_kwargs,
 ) -> Pathway:
     backbone = build_backbone(arch, in_channels=in_channels, width_divisor=width_divisor, **backbone_kwargs)
-    return Pathway(backbone, ProjectionHead(backbone.out_dim, proj_hidden, embed_dim))
+    return Pathway(backbone, ProjectionHead(backbone.out_dim, proj_hidden, embed_dim, batch_norm=head_bn))
