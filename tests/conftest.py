@@ -23,3 +23,18 @@ def tiny_overrides(data_dir: Path, out_dir: Path, method: str = "modist", steps:
         "data.crop_size=32", "model.base_width=8", "model.proj_hidden=64", "method.queue_size=32",
         "optim.warmup_steps=0",
     ]
+
+
+def write_audio_only(path) -> None:
+    """A container with an AAC stream and no video stream."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=16000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for i in range(4):
+            frame.pts = i * 1024
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))

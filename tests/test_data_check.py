@@ -8,6 +8,8 @@ import av
 import numpy as np
 import pytest
 
+from conftest import write_audio_only
+
 from modist.cli.main import main
 from modist.data.adapters import resolve_dataset
 from modist.data.check import check_dataset, check_video
@@ -19,14 +21,7 @@ def noisy(n: int, h: int = 32, w: int = 48) -> np.ndarray:
 
 
 def audio_only(path) -> None:
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=16000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate = 16000
-        for i in range(4):
-            frame.pts = i * 1024
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    write_audio_only(path)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ import av
 import numpy as np
 import pytest
 
+from conftest import write_audio_only
+
 from modist.data import backends
 from modist.data.decode_stats import DecodeStats
 from modist.data.orientation import Orientation
@@ -175,14 +177,7 @@ def test_missing_empty_and_audio_only_files(tmp_path):
     with pytest.raises(VideoReadError, match="file is empty"):
         read_clip(tmp_path / "empty.mp4", 0.0, 2, 1)
     audio = tmp_path / "audio.m4a"
-    with av.open(str(audio), "w") as container:
-        stream = container.add_stream("aac", rate=16000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate = 16000
-        for i in range(4):
-            frame.pts = i * 1024
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    write_audio_only(audio)
     with pytest.raises(VideoReadError, match="no video stream"):
         read_video(audio)
 
