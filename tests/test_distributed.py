@@ -7,7 +7,9 @@ same global-batch loss as a 1-process run: the sampler gives both the same globa
 batches in the same order, DDP averages the ranks' gradients of their batch-mean
 losses (= the gradient of the global mean) and the all-gathered keys enter the
 queues in the same order. What remains is floating-point summation order (per-rank
-sums, then the all-reduce), so losses agree to ~1e-6; the test allows 1e-4.
+sums, then the all-reduce), so losses agree to ~1e-6; the test allows 1e-4. The small
+learning rate matters: batch norm over 4-8 near-identical clips amplifies rounding, and at
+lr 0.05 a 1e-6 relative change of the weights already moves the third step's loss by 5e-4.
 """
 
 import json
@@ -30,7 +32,7 @@ from conftest import tiny_overrides
 
 WORLD = 2
 GLOBAL_BATCH = 8
-STEPS = 4
+STEPS = 3
 
 
 def _free_port() -> int:
@@ -43,7 +45,7 @@ def _overrides(data, out, batch_size):
     return tiny_overrides(data, out, steps=STEPS) + [
         f"train.batch_size={batch_size}", "model.base_width=4", "data.clip_frames=4", "train.threads=1",
         "data.color_jitter=0", "data.grayscale_prob=0", "data.flip=false", "data.crop_scale_min=1",
-        "data.crop_aspect_max=1", "method.key_bn=sync", "train.sync_bn=true", "optim.name=sgd", "optim.lr=0.05",
+        "data.crop_aspect_max=1", "method.key_bn=sync", "train.sync_bn=true", "optim.name=sgd", "optim.lr=0.01",
         "train.log_every=1",
     ]
 
@@ -60,23 +62,28 @@ def _collectives_check(rank: int) -> dict:
                                                                                            atol=1e-6)
     gathered_ok = torch.equal(all_gather_cat(mine), x_all)
 
-    # Global batch norm: output and input gradient of this rank's rows equal those of plain BN on all rows.
-    torch.manual_seed(1)  # rank 0 drew the shuffle's permutation above
-    v = torch.randn(WORLD * 3, 2, 4) * 3 + 1
-    w = torch.randn(WORLD * 3, 2, 4)
-    ref_in = v.clone().requires_grad_(True)
-    ref_bn = nn.BatchNorm1d(2)
-    ref_out = ref_bn(ref_in)
-    (ref_out * w).sum().backward()
-    bn = GlobalBatchNorm(2)
-    mine_in = v[rank * 3 : (rank + 1) * 3].clone().requires_grad_(True)
-    out = bn(mine_in)
-    (out * w[rank * 3 : (rank + 1) * 3]).sum().backward()
-    rows = slice(rank * 3, (rank + 1) * 3)
-    bn_ok = (torch.allclose(out, ref_out[rows], atol=1e-5)
-             and torch.allclose(mine_in.grad, ref_in.grad[rows], atol=1e-5)
-             and torch.allclose(bn.running_var, ref_bn.running_var, atol=1e-5))
-    return {"shuffle": bool(shuffle_ok), "gather": bool(gathered_ok), "bn": bool(bn_ok)}
+    # Global batch norm: output and input gradient of this rank's rows equal those of plain BN on all rows,
+    # for ordinary activations and for near-collapsed ones (|mean| = 3000 std), where a one-pass
+    # E[x^2] - E[x]^2 variance would be all rounding error.
+    bn_ok = True
+    for seed, scale, offset in [(1, 3.0, 1.0), (2, 0.01, 30.0)]:
+        torch.manual_seed(seed)  # rank 0 drew the shuffle's permutation above
+        v = torch.randn(WORLD * 3, 2, 4) * scale + offset
+        w = torch.randn(WORLD * 3, 2, 4)
+        ref_in = v.clone().requires_grad_(True)
+        ref_bn = nn.BatchNorm1d(2)
+        ref_out = ref_bn(ref_in)
+        (ref_out * w).sum().backward()
+        bn = GlobalBatchNorm(2)
+        mine_in = v[rank * 3 : (rank + 1) * 3].clone().requires_grad_(True)
+        out = bn(mine_in)
+        (out * w[rank * 3 : (rank + 1) * 3]).sum().backward()
+        rows = slice(rank * 3, (rank + 1) * 3)
+        grad_tol = 1e-5 / scale  # d out / d in scales as 1 / std
+        bn_ok = bn_ok and bool(torch.allclose(out, ref_out[rows], atol=1e-3)
+                               and torch.allclose(mine_in.grad, ref_in.grad[rows], rtol=1e-3, atol=grad_tol)
+                               and torch.allclose(bn.running_var, ref_bn.running_var, rtol=1e-3, atol=1e-5))
+    return {"shuffle": bool(shuffle_ok), "gather": bool(gathered_ok), "bn": bn_ok}
 
 
 def _worker(rank: int, ports: tuple[int, int], data: str, out: str, results: str) -> None:

@@ -32,20 +32,22 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         dims = [0, *range(2, x.dim())]
         xf = x.float()
         count = torch.full((1,), x.numel() / c, dtype=torch.float32, device=x.device)
-        stats = torch.cat([xf.sum(dims), (xf * xf).sum(dims), count])
-        # Sum over ranks; the backward pass sums the ranks' gradients of the statistics too.
-        stats = _AllReduceSum.apply(stats)
-        n = stats[-1]
-        mean = stats[:c] / n
-        var = (stats[c : 2 * c] / n - mean * mean).clamp_min(0)
+        # Two passes (mean, then centred squares) rather than E[x^2] - E[x]^2: near-collapsed
+        # features have |mean| >> std and the one-pass form loses the variance to cancellation.
+        # Both all-reduces sum the ranks' gradients in the backward pass.
+        first = _AllReduceSum.apply(torch.cat([xf.sum(dims), count]))
+        n = first[-1]
+        mean = first[:c] / n
+        shape = [1, c] + [1] * (x.dim() - 2)
+        centred = xf - mean.view(shape)
+        var = _AllReduceSum.apply((centred * centred).sum(dims)) / n
         if self.track_running_stats and self.running_mean is not None:
             with torch.no_grad():
                 m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked + 1)
                 self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
                 self.running_var.mul_(1 - m).add_(var.detach() * n / (n - 1).clamp_min(1), alpha=m)
                 self.num_batches_tracked.add_(1)
-        shape = [1, c] + [1] * (x.dim() - 2)
-        out = (xf - mean.view(shape)) * torch.rsqrt(var + self.eps).view(shape)
+        out = centred * torch.rsqrt(var + self.eps).view(shape)
         if self.affine:
             out = out * self.weight.view(shape) + self.bias.view(shape)
         return out.to(x.dtype)
