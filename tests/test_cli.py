@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from modist.cli.main import main
+from modist.cli.main import COMMANDS, main
 
 
 def _run(args, capsys):
@@ -39,9 +39,25 @@ def test_console_script_reports_without_traceback(tmp_path):
     assert "train.steps" in proc.stderr
 
 
-@pytest.mark.parametrize("sub", ["demo", "pretrain", "synth", "bench"])
+@pytest.mark.parametrize("sub", list(COMMANDS))
 def test_every_command_has_help(sub, capsys):
     with pytest.raises(SystemExit) as exc:
         main([sub, "--help"])
     assert exc.value.code == 0
-    assert "usage: modist" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: modist {sub} ")
+    assert "--help" in out and len(out.splitlines()) > 3  # its own options, not an empty placeholder
+
+
+def test_top_level_help_lists_every_command_without_importing_torch():
+    code = ("import sys, contextlib, io\n"
+            "from modist.cli.main import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+            "    main(['--help'])\n"
+            "print('torch' in sys.modules)\n"
+            "print(out.getvalue())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    imported_torch, help_text = proc.stdout.split("\n", 1)
+    assert imported_torch == "False"
+    for name, line in COMMANDS.items():
+        assert name in help_text and line.split()[0] in help_text

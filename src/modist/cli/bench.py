@@ -18,8 +18,7 @@ BENCHMARKS = {
 }
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="benchmarks: speed, memory, accuracy")
+def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bench", metavar="WHAT", required=True)
     for name, help_text in BENCHMARKS.items():
         module = importlib.import_module(f"modist.bench.{name}")

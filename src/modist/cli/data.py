@@ -19,8 +19,7 @@ cannot be read (missing annotation file, bad spec).
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("data", help="inspect datasets: check that every video decodes")
+def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     check = sub.add_parser(
         "check",

@@ -8,18 +8,18 @@ import time
 from modist.demo import DEMO_METHODS
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("demo", help="generate data, pretrain MoDist and baselines, evaluate, report",
-                              description="End-to-end MoDist on the built-in synthetic motion benchmark.")
-    p.add_argument("--out", default="demo_out", help="output directory (default: demo_out)")
-    p.add_argument("--quick", action="store_true", help="small data and short training (about 3 minutes on 2 CPU cores)")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--seeds", type=int, default=1, help="number of seeds to average over (default 1)")
-    p.add_argument("--methods", default=",".join(DEMO_METHODS), help="comma-separated methods")
-    p.add_argument("--steps", type=int, default=None, help="training steps per method (overrides the budget)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides applied to every run")
-    p.set_defaults(func=run)
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = "End-to-end MoDist on the built-in synthetic motion benchmark."
+    parser.add_argument("--out", default="demo_out", help="output directory (default: demo_out)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small data and short training (about 3 minutes on 2 CPU cores)")
+    parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    parser.add_argument("--seeds", type=int, default=1, help="number of seeds to average over (default 1)")
+    parser.add_argument("--methods", default=",".join(DEMO_METHODS), help="comma-separated methods")
+    parser.add_argument("--steps", type=int, default=None, help="training steps per method (overrides the budget)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides applied to every run")
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,27 +10,26 @@ from __future__ import annotations
 import argparse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "embed", help="embed videos with a pretrained encoder (mean over uniformly sampled clips)",
-        description="Write one embedding per video (the encoder's pooled feature averaged over N uniformly "
-                    "spaced, centre-cropped clips) to an .npz with arrays paths, embeddings (and labels, "
-                    "class_names when the dataset has them). Unreadable videos are skipped and counted.")
-    p.add_argument("--checkpoint", required=True, help="run directory or encoder.safetensors")
-    p.add_argument("--input", required=True, help="dataset spec (kind:ROOT) or a folder of videos")
-    p.add_argument("--out", required=True, help="output .npz file")
-    p.add_argument("--split", default="train", help="dataset split (default train; a plain folder uses all videos)")
-    p.add_argument("--fold", type=int, default=1, help="UCF101/HMDB51 split number (default 1)")
-    p.add_argument("--num-clips", type=int, default=4, help="clips per video (default 4)")
-    p.add_argument("--batch-size", type=int, default=8, help="videos per batch (default 8)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    p.add_argument("--clip-frames", type=int, help="frames per clip (default: the encoder's)")
-    p.add_argument("--stride", type=int, help="frame stride within a clip (default: the encoder's)")
-    p.add_argument("--crop-size", type=int, help="crop side in pixels (default: the encoder's)")
-    p.add_argument("--workers", type=int, default=0, help="data-loading processes (default 0: in process)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's choice)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Write one embedding per video (the encoder's pooled feature averaged over N uniformly "
+                     "spaced, centre-cropped clips) to an .npz with arrays paths, embeddings (and labels, "
+                     "class_names when the dataset has them). Unreadable videos are skipped and counted.")
+    parser.add_argument("--checkpoint", required=True, help="run directory or encoder.safetensors")
+    parser.add_argument("--input", required=True, help="dataset spec (kind:ROOT) or a folder of videos")
+    parser.add_argument("--out", required=True, help="output .npz file")
+    parser.add_argument("--split", default="train",
+                        help="dataset split (default train; a plain folder uses all videos)")
+    parser.add_argument("--fold", type=int, default=1, help="UCF101/HMDB51 split number (default 1)")
+    parser.add_argument("--num-clips", type=int, default=4, help="clips per video (default 4)")
+    parser.add_argument("--batch-size", type=int, default=8, help="videos per batch (default 8)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    parser.add_argument("--clip-frames", type=int, help="frames per clip (default: the encoder's)")
+    parser.add_argument("--stride", type=int, help="frame stride within a clip (default: the encoder's)")
+    parser.add_argument("--crop-size", type=int, help="crop side in pixels (default: the encoder's)")
+    parser.add_argument("--workers", type=int, default=0, help="data-loading processes (default 0: in process)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's choice)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -69,11 +69,10 @@ def _finetune_options(p: argparse.ArgumentParser) -> None:
                    help="decoded videos kept in memory across epochs (default 0; small datasets: their count)")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("eval", help="evaluate an encoder: linear probe, kNN, retrieval, finetune",
-                              description="Downstream evaluation on any dataset adapter; writes results.json, "
-                                          "results.md and plots to --out.")
-    sub = p.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Downstream evaluation on any dataset adapter; writes results.json, results.md "
+                          "and plots to --out.")
+    sub = parser.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
     helps = {"linear": "linear probe on frozen features", "knn": "weighted cosine kNN on frozen features",
              "retrieval": "Recall@k of test videos querying the training set",
              "all": "linear + knn + retrieval from one set of cached features"}

@@ -12,10 +12,7 @@ import argparse
 from modist.errors import ConfigError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "flow", help="visualise optical flow of a video or precompute motion input for a dataset"
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", nargs="?", help="dataset spec (folder, manifest, kind:ROOT) to precompute")
     parser.add_argument("--visualize", metavar="VIDEO", help="write frame | flow colour | flow edges for VIDEO")
     parser.add_argument("--out", required=True, help="output .gif/.mp4 (--visualize) or cache folder")

@@ -1,9 +1,10 @@
 """Entry point of the ``modist`` command.
 
 Each subcommand lives in its own module under :mod:`modist.cli` exposing
-``register(subparsers)``; the module's ``run(args) -> int`` is stored as the
-parser default ``func``. Modules are imported only when listed here, so adding a
-command is one line in ``COMMANDS``.
+``configure(parser)``, which adds the command's arguments and stores its
+``run(args) -> int`` as the parser default ``func``. Only the module of the command
+being run is imported: the others pull in torch, and ``modist --help`` or a typo
+should not wait seconds for it. Adding a command is one line in ``COMMANDS``.
 """
 
 from __future__ import annotations
@@ -14,20 +15,22 @@ import sys
 
 from modist.errors import ModistError
 
-COMMANDS = [
-    "synth",
-    "pretrain",
-    "demo",
-    "bench",
-    "data",
-    "flow",
-    "embed",
-    "evaluate",
-    "models",
-]
+COMMANDS = {  # name: the one-line help of ``modist --help``
+    "synth": "generate the synthetic motion benchmark (videos, masks, manifest.csv)",
+    "pretrain": "pretrain from a YAML config with key=value overrides",
+    "demo": "generate data, pretrain MoDist and baselines, evaluate, report",
+    "bench": "benchmarks: speed, memory, accuracy",
+    "data": "inspect datasets: check that every video decodes",
+    "flow": "visualise optical flow of a video or precompute motion input for a dataset",
+    "embed": "embed videos with a pretrained encoder (mean over uniformly sampled clips)",
+    "eval": "evaluate an encoder: linear probe, kNN, retrieval, finetune",
+    "models": "backbone table: parameters and GFLOPs per view",
+}
+MODULES = {"eval": "evaluate"}  # where a command's module name differs from the command
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser of the command named in ``argv``; every other command is listed by name and help only."""
     from modist import __version__
 
     parser = argparse.ArgumentParser(
@@ -36,13 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"modist {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        importlib.import_module(f"modist.cli.{name}").register(subparsers)
+    argv = sys.argv[1:] if argv is None else argv
+    # The top-level parser has no option that takes a value, so the first bare word is the command.
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, help_text in COMMANDS.items():
+        command = subparsers.add_parser(name, help=help_text)
+        if name == chosen:
+            importlib.import_module(f"modist.cli.{MODULES.get(name, name)}").configure(command)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def configure(parser: argparse.ArgumentParser) -> None:
     from modist.bench import models
 
-    p = subparsers.add_parser("models", help="backbone table: parameters and GFLOPs per view",
-                              description="Parameters and GFLOPs (multiply-adds) of one clip per backbone. "
-                                          "Without --arch, the reference configurations.")
-    models.add_arguments(p)
-    p.set_defaults(func=models.run)
+    parser.description = ("Parameters and GFLOPs (multiply-adds) of one clip per backbone. "
+                     "Without --arch, the reference configurations.")
+    models.add_arguments(parser)
+    parser.set_defaults(func=models.run)

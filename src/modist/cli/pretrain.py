@@ -8,14 +8,12 @@ from modist.config import load_config
 from modist.configs import config_path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "pretrain", help="pretrain from a YAML config with key=value overrides",
-        description="Pretrain MoDist (or a baseline) from a YAML config. Overrides use dotted keys, "
-                    "e.g. method.name=rgb_only train.steps=200 data.dataset=ucf101:/data/UCF101.")
-    p.add_argument("--config", help="YAML config file, or the name of a shipped recipe (e.g. demo)")
-    p.add_argument("overrides", nargs="*", metavar="key=value")
-    p.set_defaults(func=run)
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Pretrain MoDist (or a baseline) from a YAML config. Overrides use dotted keys, "
+                     "e.g. method.name=rgb_only train.steps=200 data.dataset=ucf101:/data/UCF101.")
+    parser.add_argument("--config", help="YAML config file, or the name of a shipped recipe (e.g. demo)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,14 +14,10 @@ from modist.synth.config import SynthConfig
 _DEFAULTS = SynthConfig()
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "synth",
-        help="generate the synthetic motion benchmark (videos, masks, manifest.csv)",
-        description="Generate videos whose class is defined only by the actor's motion; "
-        "the background family predicts the class with probability --scene-bias in the "
-        "train and test_biased splits and not at all in test_unbiased.",
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Generate videos whose class is defined only by the actor's motion; "
+                          "the background family predicts the class with probability --scene-bias in the "
+                          "train and test_biased splits and not at all in test_unbiased.")
     parser.add_argument("--out", required=True, help="output folder (reused if already complete)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     parser.add_argument("--size", type=int, default=_DEFAULTS.size, help="frame height = width in px")
@@ -36,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="probability that a train/test_biased video's background family is its class's own",
     )
     parser.add_argument("--no-pan", action="store_true", help="no camera pan (default: pan with probability 0.5)")
-    parser.add_argument("--distractors", type=int, default=_DEFAULTS.num_distractors, help="distractor shapes per video")
+    parser.add_argument("--distractors", type=int, default=_DEFAULTS.num_distractors,
+                        help="distractor shapes per video")
     parser.add_argument("--crf", type=int, default=_DEFAULTS.crf, help="H.264 quality (lower is better)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
     parser.set_defaults(func=run)
