@@ -3,7 +3,6 @@ evaluate frozen features on the biased and unbiased test splits, report."""
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +17,6 @@ from modist.evaluation.frozen import evaluate_frozen
 from modist.synth import CLASS_NAMES, SynthConfig, generate
 from modist.training.device import resolve_device
 from modist.training.trainer import pretrain
-
-log = logging.getLogger(__name__)
-
-
 
 
 @dataclass(frozen=True)
