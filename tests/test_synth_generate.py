@@ -182,8 +182,7 @@ def test_bad_seed_or_out_is_a_config_error(tmp_path):
         generate(tmp_path / "afile", TINY, progress=False)
 
 
-def test_cli_generates_and_rejects_bad_counts(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli_main, "COMMANDS", ["synth"])  # other subcommands are not needed here
+def test_cli_generates_and_rejects_bad_counts(tmp_path, capsys):
     out = tmp_path / "cli"
     code = cli_main.main(["synth", "--out", str(out), "--size", "32", "--num-frames", "4",
                           "--train-per-class", "1", "--test-per-class", "0", "--no-pan", "--distractors", "0"])
