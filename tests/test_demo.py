@@ -1,6 +1,9 @@
 import json
 
-from modist.demo.run import run_demo
+from modist.config import load_config
+from modist.demo.run import demo_config, run_demo
+from modist.methods.factory import resolve_weights
+from modist.methods.modist import LossWeights
 from modist.synth import SynthConfig
 
 
@@ -21,3 +24,14 @@ def test_demo_writes_the_documented_results(tmp_path):
     assert "| modist |" in md and "± " in md  # two seeds: mean ± std
     assert (tmp_path / "results.png").is_file()
     assert (tmp_path / "modist_seed1" / "config.yaml").is_file()
+    # The demo's MoDist runs the cross-modal terms only; the saved config says so.
+    saved = load_config(tmp_path / "modist_seed0" / "config.yaml")
+    assert saved.method.name == "modist" and saved.method.weight_vv == 0.0
+    assert resolve_weights(saved) == LossWeights(vv=0.0, mm=0.0, vm=1.0, mv=1.0)
+
+
+def test_per_method_overrides_touch_only_their_method_and_yield_to_the_user(tmp_path):
+    rgb = demo_config("rgb_only", tmp_path, tmp_path / "data", 0, 10, "cpu")
+    assert resolve_weights(rgb) == LossWeights(vv=1.0, mm=0.0, vm=0.0, mv=0.0)
+    mine = demo_config("modist", tmp_path, tmp_path / "data", 0, 10, "cpu", ["method.weight_vv=0.5"])
+    assert resolve_weights(mine).vv == 0.5

@@ -11,7 +11,7 @@ from modist.config import PretrainConfig, load_config
 from modist.configs import config_path
 from modist.data.adapters import resolve_dataset
 from modist.data.records import VideoDataset
-from modist.demo import DEMO_METHODS, TEST_SPLITS
+from modist.demo import DEMO_METHODS, METHOD_OVERRIDES, TEST_SPLITS
 from modist.demo.report import write_results
 from modist.evaluation.frozen import evaluate_frozen
 from modist.synth import CLASS_NAMES, SynthConfig, generate
@@ -43,6 +43,7 @@ def demo_config(method: str, out_dir: Path, data_dir: Path, seed: int, steps: in
         f"train.seed={seed}",
         f"train.device={device}",
         f"train.out_dir={out_dir / f'{method}_seed{seed}'}",
+        *METHOD_OVERRIDES.get(method, ()),
         *(overrides or []),
     ])
 
