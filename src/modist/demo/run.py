@@ -27,7 +27,7 @@ class DemoBudget:
 
 
 FULL = DemoBudget(steps=800, train_per_class=40, test_per_class=12)
-QUICK = DemoBudget(steps=120, train_per_class=12, test_per_class=6)
+QUICK = DemoBudget(steps=80, train_per_class=12, test_per_class=6)
 
 
 def _splits(data_dir: Path) -> dict[str, VideoDataset]:
