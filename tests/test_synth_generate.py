@@ -75,9 +75,21 @@ def test_same_seed_same_dataset_and_parallel_equals_serial(tiny, tmp_path):
     assert again.read_text() == tiny.read_text()
     for a, b in zip(read_manifest(tiny), read_manifest(again)):
         np.testing.assert_array_equal(read_masks(a.mask_path), read_masks(b.mask_path))
-    # the encoder may round a few pixel values differently from run to run, nothing more
-    a, b = read_video(read_manifest(tiny)[4].path).frames, read_video(read_manifest(again)[4].path).frames
-    assert np.abs(a.astype(int) - b).max() <= 4
+    for a, b in zip(read_manifest(tiny), read_manifest(again)):
+        assert a.path.read_bytes() == b.path.read_bytes(), a.path.name
+
+
+def test_repeated_encodes_of_one_video_are_byte_identical(tmp_path):
+    # With x264's macroblock-tree rate control on, 3 of 4 encodes in a row of this very
+    # video gave different files (and 97 of 640 videos of two generations differed).
+    cfg = SynthConfig()
+    rng = video_rng(0, "test_biased", 0)
+    frames, _ = render_video(cfg, 0, choose_background(cfg, "test_biased", 0, rng), rng)
+    files = []
+    for i in range(4):
+        video_module.write_video(tmp_path / f"{i}.mp4", frames, fps=cfg.fps, crf=cfg.crf)
+        files.append((tmp_path / f"{i}.mp4").read_bytes())
+    assert all(f == files[0] for f in files)
 
 
 def test_different_seed_different_dataset(tiny, tmp_path):
