@@ -12,7 +12,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = "End-to-end MoDist on the built-in synthetic motion benchmark."
     parser.add_argument("--out", default="demo_out", help="output directory (default: demo_out)")
     parser.add_argument("--quick", action="store_true",
-                        help="small data and short training (about 3 minutes on 2 CPU cores)")
+                        help="small data and short training (about 2 minutes on 2 CPU cores)")
     parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--seeds", type=int, default=1, help="number of seeds to average over (default 1)")
     parser.add_argument("--methods", default=",".join(DEMO_METHODS), help="comma-separated methods")

@@ -12,8 +12,8 @@ import argparse
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Write one embedding per video (the encoder's pooled feature averaged over N uniformly "
-                     "spaced, centre-cropped clips) to an .npz with arrays paths, embeddings (and labels, "
-                     "class_names when the dataset has them). Unreadable videos are skipped and counted.")
+                          "spaced, centre-cropped clips) to an .npz with arrays paths, embeddings (and labels, "
+                          "class_names when the dataset has them). Unreadable videos are skipped and counted.")
     parser.add_argument("--checkpoint", required=True, help="run directory or encoder.safetensors")
     parser.add_argument("--input", required=True, help="dataset spec (kind:ROOT) or a folder of videos")
     parser.add_argument("--out", required=True, help="output .npz file")

@@ -9,6 +9,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from modist.bench import models
 
     parser.description = ("Parameters and GFLOPs (multiply-adds) of one clip per backbone. "
-                     "Without --arch, the reference configurations.")
+                          "Without --arch, the reference configurations.")
     models.add_arguments(parser)
     parser.set_defaults(func=models.run)

@@ -10,7 +10,7 @@ from modist.configs import config_path
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Pretrain MoDist (or a baseline) from a YAML config. Overrides use dotted keys, "
-                     "e.g. method.name=rgb_only train.steps=200 data.dataset=ucf101:/data/UCF101.")
+                          "e.g. method.name=rgb_only train.steps=200 data.dataset=ucf101:/data/UCF101.")
     parser.add_argument("--config", help="YAML config file, or the name of a shipped recipe (e.g. demo)")
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     parser.set_defaults(func=run)

@@ -34,7 +34,7 @@ from modist.synth.textures import BACKGROUND_NAMES
 from modist.synth.workers import run_in_workers
 
 SPLITS: tuple[str, ...] = ("train", "test_biased", "test_unbiased")
-GENERATOR_VERSION = 2  # bump when rendering changes, so cached datasets are regenerated
+GENERATOR_VERSION = 2  # bump when rendering or encoding changes, so cached datasets are regenerated
 MANIFEST_NAME = "manifest.csv"
 INFO_NAME = "synth.json"
 _SERIAL_BELOW = 24  # fewer videos than this are not worth starting worker processes
