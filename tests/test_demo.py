@@ -1,37 +1,115 @@
 import json
+import math
 
+import pytest
+
+from modist.cli.main import main
 from modist.config import load_config
+from modist.demo import ARMS, DEMO_METHODS
+from modist.demo.report import comparisons, validity
 from modist.demo.run import demo_config, run_demo
 from modist.methods.factory import resolve_weights
 from modist.methods.modist import LossWeights
 from modist.synth import SynthConfig
 
+TINY = SynthConfig(size=32, num_frames=16, train_per_class=2, test_per_class=1, train_unbiased_per_class=2,
+                   actor_scale=1.6, texture_scale=2.0)
+SMALL = ["train.batch_size=8", "model.base_width=4", "model.proj_hidden=32", "method.queue_size=16",
+         "train.threads=0"]
 
-def test_demo_writes_the_documented_results(tmp_path):
-    synth = SynthConfig(size=48, num_frames=16, train_per_class=2, test_per_class=1)
-    overrides = ["train.batch_size=8", "data.crop_size=32", "model.base_width=4", "model.proj_hidden=32",
-                 "method.queue_size=16", "train.threads=0"]
-    runs, table = run_demo(tmp_path, seeds=(0, 1), methods=("modist", "supervised"), device="cpu", steps=2,
-                           overrides=overrides, progress=False, synth_config=synth)
+
+def _demo(out, seeds=(0,), methods=DEMO_METHODS):
+    return run_demo(out, seeds=seeds, methods=methods, device="cpu", steps=2, overrides=SMALL, progress=False,
+                    synth_config=TINY)
+
+
+@pytest.mark.slow
+def test_demo_writes_every_arm_the_validity_checks_and_the_paired_difference(tmp_path):
+    runs, report = _demo(tmp_path, seeds=(0, 1))
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["runs"] == runs
     assert {(r["method"], r["split"], r["seed"]) for r in runs} == {
-        (m, s, seed) for m in ("modist", "supervised") for s in ("test_biased", "test_unbiased") for seed in (0, 1)}
-    for r in runs:
-        assert 0.0 <= r["linear_top1"] <= 1.0 and 0.0 <= r["knn_top1"] <= 1.0
-        assert r["num_videos"] == 10
-    md = (tmp_path / "results.md").read_text()
-    assert "| modist |" in md and "± " in md  # two seeds: mean ± std
-    assert (tmp_path / "results.png").is_file()
-    assert (tmp_path / "modist_seed1" / "config.yaml").is_file()
-    # The demo's MoDist runs the cross-modal terms only; the saved config says so.
+        (m, s, seed) for m in DEMO_METHODS for s in ("test_biased", "test_unbiased") for seed in (0, 1)}
+    assert {r["train_split"] for r in runs if r["method"] == "supervised_unbiased"} == {"train_unbiased"}
+    assert all(r["num_videos"] == 10 and 0.0 <= r["linear_top1"] <= 1.0 for r in runs)
+    v = data["validity"]
+    assert set(v) >= {"ceiling", "teacher", "shortcut_gap", "passed"} and isinstance(v["passed"], bool)
+    (diff,) = data["comparisons"]
+    assert diff["method"] == "modist" and diff["baseline"] == "rgb_only" and diff["linear"]["n"] == 2
+    machine = data["meta"]["machine"]
+    assert machine["cpu_cores"] >= 1 and machine["torch_threads"] >= 1 and machine["versions"]["torch"]
+    assert data["meta"]["seconds"] > 0
+    assert "Validity checks" in report and "paired by seed" in report and "± " in report
+    for arm in DEMO_METHODS:
+        assert (tmp_path / f"{arm}_seed1" / "encoder.safetensors").is_file()
+    # The modist row is the published recipe: visual<->visual plus both cross-modal terms.
     saved = load_config(tmp_path / "modist_seed0" / "config.yaml")
-    assert saved.method.name == "modist" and saved.method.weight_vv == 0.0
-    assert resolve_weights(saved) == LossWeights(vv=0.0, mm=0.0, vm=1.0, mv=1.0)
+    assert resolve_weights(saved) == LossWeights(vv=1.0, mm=0.0, vm=1.0, mv=1.0)
+    assert load_config(tmp_path / "supervised_unbiased_seed0" / "config.yaml").data.split == "train_unbiased"
 
 
-def test_per_method_overrides_touch_only_their_method_and_yield_to_the_user(tmp_path):
+@pytest.mark.slow
+def test_demo_rows_are_reproduced_by_modist_eval_and_by_a_second_run(tmp_path, capsys):
+    runs, _ = _demo(tmp_path, methods=("rgb_only", "motion_only"))
+    again, _ = _demo(tmp_path, methods=("rgb_only", "motion_only"))
+    assert [r["linear_top1"] for r in again] == [r["linear_top1"] for r in runs]
+    assert [r["knn_top1"] for r in again] == [r["knn_top1"] for r in runs]
+    for arm in ("rgb_only", "motion_only"):
+        out = tmp_path / f"eval_{arm}"
+        # --no-cache: the features are recomputed, not read back from the demo's cache.
+        assert main(["eval", "linear", "--checkpoint", str(tmp_path / f"{arm}_seed0"), "--dataset",
+                     f"synth:{tmp_path / 'data'}", "--no-cache", "--no-progress", "--out", str(out)]) == 0
+        rows = json.loads((out / "results.json").read_text())["results"]
+        by_split = {r["split"]: r["top1"] for r in rows if r["protocol"] == "linear"}
+        demo = {r["split"]: r["linear_top1"] for r in runs if r["method"] == arm}
+        assert by_split == demo
+
+
+def _rows(values):
+    return [{"method": m, "split": s, "seed": seed, "linear_top1": lin, "knn_top1": lin}
+            for (m, s, seed), lin in values.items()]
+
+
+def test_validity_checks_use_the_documented_thresholds():
+    runs = _rows({("supervised_unbiased", "test_unbiased", 0): 0.72, ("motion_only", "test_unbiased", 0): 0.61,
+                  ("supervised", "test_biased", 0): 0.80, ("supervised", "test_unbiased", 0): 0.49})
+    v = validity(runs)
+    assert v["ceiling"] == 0.72 and v["teacher"] == 0.61
+    assert math.isclose(v["shortcut_gap"], 0.31) and v["passed"] is True
+    runs[1]["linear_top1"] = 0.59  # the teacher falls short
+    assert validity(runs)["passed"] is False
+    assert validity(runs[:1])["passed"] is None and validity(runs[:1])["teacher"] is None
+
+
+def test_comparison_is_paired_by_seed():
+    values = {}
+    for seed, (m, r) in enumerate([(0.50, 0.40), (0.60, 0.40), (0.70, 0.50)]):
+        values[("modist", "test_unbiased", seed)] = m
+        values[("rgb_only", "test_unbiased", seed)] = r
+    values[("modist", "test_unbiased", 9)] = 0.99  # no rgb_only partner: left out
+    (row,) = comparisons(_rows(values))
+    d = row["linear"]
+    assert row["seeds"] == [0, 1, 2] and d["n"] == 3
+    # differences 0.1, 0.2, 0.2: mean 1/6, sample std 0.0577, t(2) = 4.303
+    assert math.isclose(d["mean"], 1 / 6)
+    half = 4.303 * math.sqrt(1 / 300) / math.sqrt(3)
+    assert math.isclose(d["ci95"][1] - d["mean"], half, rel_tol=1e-9)
+
+
+def test_arm_overrides_touch_only_their_arm_and_yield_to_the_user(tmp_path):
     rgb = demo_config("rgb_only", tmp_path, tmp_path / "data", 0, 10, "cpu")
     assert resolve_weights(rgb) == LossWeights(vv=1.0, mm=0.0, vm=0.0, mv=0.0)
-    mine = demo_config("modist", tmp_path, tmp_path / "data", 0, 10, "cpu", ["method.weight_vv=0.5"])
+    xmodal = demo_config("modist_xmodal", tmp_path, tmp_path / "data", 0, 10, "cpu")
+    assert resolve_weights(xmodal) == LossWeights(vv=0.0, mm=0.0, vm=1.0, mv=1.0)
+    assert str(xmodal.train.out_dir).endswith("modist_xmodal_seed0")
+    mine = demo_config("modist_xmodal", tmp_path, tmp_path / "data", 0, 10, "cpu", ["method.weight_vv=0.5"])
     assert resolve_weights(mine).vv == 0.5
+    assert set(DEMO_METHODS) <= set(ARMS)
+
+
+def test_unknown_arm_is_rejected_before_any_work(tmp_path):
+    from modist.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown demo method 'mocov9'"):
+        run_demo(tmp_path, methods=("mocov9",), progress=False, synth_config=TINY)
+    assert not (tmp_path / "data").exists()

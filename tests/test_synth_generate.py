@@ -12,6 +12,7 @@ import modist.data.video as video_module
 from modist.cli import main as cli_main
 from modist.data.video import read_video
 from modist.errors import ConfigError, DataError, ModistError
+from modist.data.adapters import resolve_dataset
 from modist.synth import CLASS_NAMES, MANIFEST_COLUMNS, SPLITS, SynthConfig, generate, read_manifest, read_masks
 from modist.synth.generate import choose_background, video_rng
 from modist.synth.preview import save_class_grid
@@ -38,7 +39,7 @@ def test_layout_and_manifest_columns(tiny):
     assert tuple(header) == MANIFEST_COLUMNS == ("path", "label", "label_name", "split", "background", "mask_path")
     rows = read_manifest(tiny)
     counts = {split: sum(r.split == split for r in rows) for split in SPLITS}
-    assert counts == {"train": 20, "test_biased": 10, "test_unbiased": 10}
+    assert counts == {"train": 20, "test_biased": 10, "test_unbiased": 10, "train_unbiased": 0}
     for row in rows:
         assert row.path.is_file() and row.mask_path.is_file()
         assert row.label_name == CLASS_NAMES[row.label]
@@ -51,7 +52,7 @@ def test_layout_and_manifest_columns(tiny):
     info = json.loads((root / "synth.json").read_text())
     assert info["seed"] == 3 and info["config"]["size"] == 48 and info["class_names"] == list(CLASS_NAMES)
     assert info["counts"] == counts
-    for split in SPLITS:  # every class in every split
+    for split in ("train", "test_biased", "test_unbiased"):  # every class in every split
         assert sorted(r.label for r in rows if r.split == split) == sorted(list(range(10)) * (2 if split == "train" else 1))
 
 
@@ -209,6 +210,47 @@ def test_cli_generates_and_rejects_bad_counts(tmp_path, capsys):
     assert code == 2
     assert err.count("\n") == 0 and err.startswith("modist: error:") and "train_per_class" in err
     assert not (tmp_path / "neg").exists()
+
+
+def test_like_draws_new_videos_of_the_same_design(tmp_path, capsys):
+    first = tmp_path / "a"
+    assert cli_main.main(["synth", "--out", str(first), "--size", "32", "--num-frames", "4", "--train-per-class", "1",
+                          "--test-per-class", "0", "--distractors", "0", "--actor-scale", "1.5",
+                          "--scene-bias", "0.5"]) == 0
+    second = tmp_path / "b"
+    assert cli_main.main(["synth", "--like", str(first), "--seed", "7", "--out", str(second)]) == 0
+    a, b = (json.loads((d / "synth.json").read_text()) for d in (first, second))
+    assert b["config"] == a["config"] and b["config"]["actor_scale"] == 1.5 and b["seed"] == 7
+    assert (first / "videos/train/train_00000.mp4").read_bytes() != (second / "videos/train/train_00000.mp4").read_bytes()
+    # Options given beside --like still apply.
+    third = tmp_path / "c"
+    assert cli_main.main(["synth", "--like", str(first), "--train-per-class", "2", "--out", str(third)]) == 0
+    assert json.loads((third / "synth.json").read_text())["config"]["train_per_class"] == 2
+    capsys.readouterr()
+    assert cli_main.main(["synth", "--like", str(tmp_path / "nothing"), "--out", str(tmp_path / "d")]) == 2
+    assert "nothing" in capsys.readouterr().err and not (tmp_path / "d").exists()
+
+
+def test_train_unbiased_split_ignores_the_scene_bias(tmp_path):
+    cfg = SynthConfig(size=32, num_frames=4, train_per_class=3, test_per_class=0, train_unbiased_per_class=3,
+                      scene_bias=1.0, num_distractors=0)
+    rows = read_manifest(generate(tmp_path, cfg, seed=0, progress=False))
+    train = [r for r in rows if r.split == "train"]
+    unbiased = [r for r in rows if r.split == "train_unbiased"]
+    assert len(unbiased) == 30 and all(r.background == r.label for r in train)
+    # Uniform backgrounds: 30 videos would all match their class by chance with probability 0.1**30.
+    assert sum(r.background == r.label for r in unbiased) < 10
+    assert resolve_dataset(f"synth:{tmp_path}", split="train_unbiased").records[0].path.endswith("train_unbiased_00000.mp4")
+
+
+def test_actor_scale_draws_a_larger_actor_of_the_same_video():
+    from modist.synth import render_video, video_rng
+
+    small = render_video(SynthConfig(num_frames=2, num_distractors=0), 0, 0, video_rng(0, "train", 0))[1]
+    large = render_video(SynthConfig(num_frames=2, num_distractors=0, actor_scale=1.5), 0, 0,
+                         video_rng(0, "train", 0))[1]
+    ratio = large[0].sum() / small[0].sum()
+    assert 1.5**2 * 0.85 < ratio < 1.5**2 * 1.15  # area grows with the square of the size
 
 
 def test_class_grid_has_one_row_per_class(tiny, tmp_path):

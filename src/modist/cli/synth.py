@@ -3,6 +3,7 @@
 Example:
     modist synth --out data/synth --seed 0
     modist synth --out /tmp/tiny --train-per-class 2 --test-per-class 1 --num-frames 16
+    modist synth --like demo_out/data --seed 1 --out data/fresh   # same design, new videos
 """
 
 from __future__ import annotations
@@ -12,6 +13,22 @@ import argparse
 from modist.synth.config import SynthConfig
 
 _DEFAULTS = SynthConfig()
+# (option, SynthConfig field, type, help); each defaults to --like's value, else SynthConfig's.
+_FIELDS = (
+    ("--size", "size", int, "frame height = width in px"),
+    ("--num-frames", "num_frames", int, "frames per video"),
+    ("--fps", "fps", int, "frame rate written to the videos"),
+    ("--train-per-class", "train_per_class", int, "training videos per class"),
+    ("--test-per-class", "test_per_class", int, "per class, for each test split"),
+    ("--train-unbiased-per-class", "train_unbiased_per_class", int,
+     "per class, for a second training split without scene bias (train_unbiased)"),
+    ("--scene-bias", "scene_bias", float,
+     "probability that a train/test_biased video's background family is its class's own"),
+    ("--distractors", "num_distractors", int, "distractor shapes per video"),
+    ("--actor-scale", "actor_scale", float, "actor size relative to the default 14-22 px at 64 px"),
+    ("--texture-scale", "texture_scale", float, "actor texture period relative to the default"),
+    ("--crf", "crf", int, "H.264 quality (lower is better)"),
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,41 +37,58 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           "train and test_biased splits and not at all in test_unbiased.")
     parser.add_argument("--out", required=True, help="output folder (reused if already complete)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
-    parser.add_argument("--size", type=int, default=_DEFAULTS.size, help="frame height = width in px")
-    parser.add_argument("--num-frames", type=int, default=_DEFAULTS.num_frames, help="frames per video")
-    parser.add_argument("--fps", type=int, default=_DEFAULTS.fps, help="frame rate written to the videos")
-    parser.add_argument("--train-per-class", type=int, default=_DEFAULTS.train_per_class)
-    parser.add_argument(
-        "--test-per-class", type=int, default=_DEFAULTS.test_per_class, help="per class, for each test split"
-    )
-    parser.add_argument(
-        "--scene-bias", type=float, default=_DEFAULTS.scene_bias,
-        help="probability that a train/test_biased video's background family is its class's own",
-    )
+    parser.add_argument("--like", metavar="DIR",
+                        help="start from the settings of an existing benchmark (its synth.json); "
+                             "options given here still apply")
+    for option, field, kind, text in _FIELDS:
+        parser.add_argument(option, type=kind, default=None, help=f"{text} (default {getattr(_DEFAULTS, field)})")
     parser.add_argument("--no-pan", action="store_true", help="no camera pan (default: pan with probability 0.5)")
-    parser.add_argument("--distractors", type=int, default=_DEFAULTS.num_distractors,
-                        help="distractor shapes per video")
-    parser.add_argument("--crf", type=int, default=_DEFAULTS.crf, help="H.264 quality (lower is better)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
     parser.set_defaults(func=run)
 
 
+def base_config(like: str | None) -> SynthConfig:
+    """SynthConfig's defaults, or the config recorded in ``like``/synth.json."""
+    import json
+    from pathlib import Path
+
+    from modist.errors import ConfigError, DataError
+
+    if like is None:
+        return _DEFAULTS
+    path = Path(like) / "synth.json" if Path(like).is_dir() or not Path(like).suffix else Path(like)
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path}: not found; --like needs a folder written by modist synth") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+    if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
+        raise DataError(f"{path}: no 'config' object")
+    try:
+        return SynthConfig.from_dict(info["config"])
+    except ConfigError as exc:
+        raise DataError(f"{path}: {exc}") from None
+    except TypeError as exc:
+        raise DataError(f"{path}: bad config ({exc})") from None
+
+
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from modist.errors import ConfigError
     from modist.synth.generate import generate
 
-    config = SynthConfig(
-        size=args.size,
-        num_frames=args.num_frames,
-        fps=args.fps,
-        train_per_class=args.train_per_class,
-        test_per_class=args.test_per_class,
-        scene_bias=args.scene_bias,
-        num_distractors=args.distractors,
-        camera_pan_prob=0.0 if args.no_pan else _DEFAULTS.camera_pan_prob,
-        crf=args.crf,
-    ).validate()
+    given = {field: getattr(args, field_to_dest(option)) for option, field, _, _ in _FIELDS}
+    config = replace(base_config(args.like), **{k: v for k, v in given.items() if v is not None})
+    if args.no_pan:
+        config = replace(config, camera_pan_prob=0.0)
+    config.validate()
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"synth: --workers must be >= 1, got {args.workers}")
     generate(args.out, config, seed=args.seed, progress=True, workers=args.workers)
     return 0
+
+
+def field_to_dest(option: str) -> str:
+    return option.lstrip("-").replace("-", "_")

@@ -141,8 +141,12 @@ class ClipSource:
             return rgb, None
         if from_cache:
             return rgb, self._from_flow_cache(record, idx, fps, first, decoded.shape[1:3])
-        flows = self._estimate(decoded[[position[int(i)] for i in flat]],
-                               decoded[[position[int(i)] for i in partners]])
+        # Overlapping clips (many evaluation views of a short video) share frames: estimate
+        # each frame's flow once.
+        unique, inverse = np.unique(flat, return_inverse=True)
+        unique_partners = np.minimum(unique + self._gap(), num_frames - 1)
+        flows = self._estimate(decoded[[position[int(i)] for i in unique]],
+                               decoded[[position[int(i)] for i in unique_partners]])[inverse.reshape(-1)]
         return rgb, list(flows.reshape(len(idx), clip_frames, *flows.shape[1:]))
 
     def _from_flow_cache(self, record: VideoRecord, idx: list[np.ndarray], fps: float, first: int,

@@ -1,33 +1,105 @@
-"""Demo results: ``results.json`` (one row per method x split x seed) and a markdown table."""
+"""Demo results: ``results.json`` (one row per arm x split x seed, the validity checks,
+the paired MoDist - RGB-only difference, the machine) and ``results.md``."""
 
 from __future__ import annotations
 
+import math
 import os
+import platform
 from collections import defaultdict
 
 import numpy as np
 
 from modist.atomic import write_json, write_text
+from modist.demo import CEILING_MIN, SHORTCUT_MIN_GAP, TEACHER_MIN
+from modist.evaluation.intervals import Interval, mean_interval, paired_difference
 
 
 def summarise(runs: list[dict]) -> list[dict]:
-    """Mean and standard deviation over seeds per (method, split)."""
+    """Mean and sample standard deviation over seeds per (method, split)."""
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in runs:
         groups[(r["method"], r["split"])].append(r)
     rows = []
     for (method, split), rs in groups.items():
-        lin = np.array([r["linear_top1"] for r in rs])
-        knn = np.array([r["knn_top1"] for r in rs])
+        lin = mean_interval([r["linear_top1"] for r in rs])
+        knn = mean_interval([r["knn_top1"] for r in rs])
         rows.append({"method": method, "split": split, "seeds": len(rs),
-                     "linear_mean": float(lin.mean()), "linear_std": float(lin.std()),
-                     "knn_mean": float(knn.mean()), "knn_std": float(knn.std())})
+                     "linear_mean": lin.mean, "linear_std": _finite(lin.std),
+                     "knn_mean": knn.mean, "knn_std": _finite(knn.std)})
     return rows
+
+
+def _finite(x: float) -> float:
+    return 0.0 if math.isnan(x) else x
+
+
+def _by_seed(runs: list[dict], method: str, split: str, metric: str = "linear_top1") -> dict[int, float]:
+    return {r["seed"]: r[metric] for r in runs if r["method"] == method and r["split"] == split}
+
+
+def validity(runs: list[dict]) -> dict:
+    """The instrument's checks, as means over seeds (fractions); a check whose arm did not
+    run is ``None`` and then ``passed`` is ``None`` too."""
+
+    def mean(method: str, split: str) -> float | None:
+        values = list(_by_seed(runs, method, split).values())
+        return float(np.mean(values)) if values else None
+
+    ceiling = mean("supervised_unbiased", "test_unbiased")
+    teacher = mean("motion_only", "test_unbiased")
+    biased, unbiased = mean("supervised", "test_biased"), mean("supervised", "test_unbiased")
+    gap = None if biased is None or unbiased is None else biased - unbiased
+    checks = [(ceiling, CEILING_MIN), (teacher, TEACHER_MIN), (gap, SHORTCUT_MIN_GAP)]
+    passed = None if any(v is None for v, _ in checks) else all(v >= low for v, low in checks)
+    return {"ceiling": ceiling, "teacher": teacher, "shortcut_gap": gap, "passed": passed,
+            "thresholds": {"ceiling": CEILING_MIN, "teacher": TEACHER_MIN, "shortcut_gap": SHORTCUT_MIN_GAP}}
+
+
+def comparisons(runs: list[dict], baseline: str = "rgb_only", split: str = "test_unbiased") -> list[dict]:
+    """Every MoDist arm minus ``baseline`` on ``split``, paired by seed (linear and kNN top-1)."""
+    out = []
+    methods = dict.fromkeys(r["method"] for r in runs)
+    for method in (m for m in methods if m.startswith("modist")):
+        row: dict = {"method": method, "baseline": baseline, "split": split}
+        for metric in ("linear_top1", "knn_top1"):
+            a, b = _by_seed(runs, method, split, metric), _by_seed(runs, baseline, split, metric)
+            seeds = sorted(set(a) & set(b))
+            if not seeds:
+                break
+            d = paired_difference([a[s] for s in seeds], [b[s] for s in seeds])
+            row[metric.removesuffix("_top1")] = _interval_dict(d)
+            row["seeds"] = seeds
+        else:
+            out.append(row)
+    return out
+
+
+def _interval_dict(d: Interval) -> dict:
+    nan = math.isnan(d.half_width)
+    return {"mean": d.mean, "std": None if nan else d.std, "ci95": None if nan else [d.low, d.high], "n": d.n}
+
+
+def machine() -> dict:
+    import importlib.metadata as md
+
+    import torch
+
+    versions = {}
+    for name in ("torch", "numpy", "av", "opencv-contrib-python-headless", "modist"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = None
+    return {"cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available()
+            else None, "versions": versions}
 
 
 def markdown_table(runs: list[dict]) -> str:
     rows = summarise(runs)
-    splits = sorted({r["split"] for r in rows})
+    splits = list(dict.fromkeys(r["split"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     by_key = {(r["method"], r["split"]): r for r in rows}
     seeds = max(r["seeds"] for r in rows)
@@ -48,16 +120,49 @@ def markdown_table(runs: list[dict]) -> str:
     return note + "\n\n" + "\n".join(lines) + "\n"
 
 
+def _pct(x: float | None) -> str:
+    return "not run" if x is None else f"{100 * x:.1f}"
+
+
+def validity_text(v: dict) -> str:
+    t = v["thresholds"]
+    verdict = {True: "**passed**", False: "**failed**", None: "incomplete (not every check's arm ran)"}[v["passed"]]
+    return (f"Validity checks ({verdict}; means over seeds, %):\n\n"
+            f"- ceiling, `supervised_unbiased` on test_unbiased: {_pct(v['ceiling'])} (needs >= {100 * t['ceiling']:.0f})\n"
+            f"- teacher, `motion_only` on test_unbiased: {_pct(v['teacher'])} (needs >= {100 * t['teacher']:.0f})\n"
+            f"- shortcut, `supervised` test_biased - test_unbiased: {_pct(v['shortcut_gap'])} points "
+            f"(needs >= {100 * t['shortcut_gap']:.0f})\n")
+
+
+def comparison_text(rows: list[dict]) -> str:
+    lines = []
+    for row in rows:
+        parts = []
+        for metric in ("linear", "knn"):
+            d = row[metric]
+            ci = f", 95 % CI [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]" if d["ci95"] else \
+                " (one seed: no interval)"
+            parts.append(f"{metric} {100 * d['mean']:+.1f} points{ci}")
+        lines.append(f"- {row['method']} - {row['baseline']} on {row['split']}, paired by seed "
+                     f"(n={len(row['seeds'])}): " + "; ".join(parts))
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def write_results(out_dir: str | os.PathLike, runs: list[dict], meta: dict) -> str:
-    """Write results.json, results.md and results.png; return the markdown table."""
+    """Write results.json, results.md and results.png; return the markdown report."""
     from modist.viz.results import plot_demo_results
 
-    table = markdown_table(runs)
     summary = summarise(runs)
+    checks = validity(runs)
+    diffs = comparisons(runs)
+    report = markdown_table(runs) + "\n" + validity_text(checks) + ("\n" + comparison_text(diffs) if diffs else "")
+    if meta.get("note"):
+        report = f"**{meta['note']}.**\n\n" + report
     plot_demo_results(summary, os.path.join(out_dir, "results.png"), chance=meta.get("chance"))
-    write_json(os.path.join(out_dir, "results.json"), {"runs": runs, "summary": summary, "meta": meta})
+    write_json(os.path.join(out_dir, "results.json"), {"runs": runs, "summary": summary, "validity": checks,
+                                                       "comparisons": diffs, "meta": {**meta, "machine": machine()}})
     chance = f"Chance is {100 * meta['chance']:.0f} %. " if "chance" in meta else ""
     write_text(os.path.join(out_dir, "results.md"),
-               f"# modist demo results\n\n{table}\n{chance}Training curves: `<method>_seed<N>/curves.png`.\n\n"
+               f"# modist demo results\n\n{report}\n{chance}Training curves: `<method>_seed<N>/curves.png`.\n\n"
                "![results](results.png)\n")
-    return table
+    return report

@@ -23,10 +23,14 @@ class SynthConfig:
     fps: int = 16
     train_per_class: int = 40
     test_per_class: int = 12  # for each of test_biased and test_unbiased
+    # A second training split drawn without scene bias: the demo's supervised ceiling trains on it.
+    train_unbiased_per_class: int = 0
     scene_bias: float = 0.9  # P(background family == class's own family) in train/test_biased
     num_distractors: int = 2
     camera_pan_prob: float = 0.5
     crf: int = 18
+    actor_scale: float = 1.0  # multiplies the actor's drawn size (14-22 px at 64 px)
+    texture_scale: float = 1.0  # multiplies the period of the actor's texture (4-8 px at 64 px)
 
     def validate(self) -> "SynthConfig":
         """Return self, or raise ConfigError naming the offending key."""
@@ -35,11 +39,14 @@ class SynthConfig:
         _check_int(self, "fps", 1, 1000)
         _check_int(self, "train_per_class", 0, 1_000_000)
         _check_int(self, "test_per_class", 0, 1_000_000)
+        _check_int(self, "train_unbiased_per_class", 0, 1_000_000)
         _check_int(self, "num_distractors", 0, 100)
         _check_int(self, "crf", 0, 51)
         _check_prob(self, "scene_bias")
         _check_prob(self, "camera_pan_prob")
-        if self.train_per_class == 0 and self.test_per_class == 0:
+        _check_float(self, "actor_scale", 0.25, 2.0)
+        _check_float(self, "texture_scale", 0.25, 4.0)
+        if self.train_per_class == 0 and self.test_per_class == 0 and self.train_unbiased_per_class == 0:
             raise ConfigError("synth: train_per_class and test_per_class are both 0, nothing to generate")
         return self
 
@@ -67,3 +74,9 @@ def _check_prob(cfg: SynthConfig, key: str) -> None:
     value = getattr(cfg, key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
         raise ConfigError(f"synth: {key} must be a probability in [0, 1], got {value!r}")
+
+
+def _check_float(cfg: SynthConfig, key: str, low: float, high: float) -> None:
+    value = getattr(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ConfigError(f"synth: {key} must be a number in [{low}, {high}], got {value!r}")

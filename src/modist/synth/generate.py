@@ -33,7 +33,9 @@ from modist.synth.scene import render_video
 from modist.synth.textures import BACKGROUND_NAMES
 from modist.synth.workers import run_in_workers
 
-SPLITS: tuple[str, ...] = ("train", "test_biased", "test_unbiased")
+# New splits go at the end: a split's position seeds its videos (``video_rng``).
+SPLITS: tuple[str, ...] = ("train", "test_biased", "test_unbiased", "train_unbiased")
+UNBIASED_SPLITS = ("test_unbiased", "train_unbiased")
 GENERATOR_VERSION = 2  # bump when rendering or encoding changes, so cached datasets are regenerated
 MANIFEST_NAME = "manifest.csv"
 INFO_NAME = "synth.json"
@@ -52,16 +54,16 @@ def video_label(index: int) -> int:
 
 def choose_background(config: SynthConfig, split: str, label: int, rng: np.random.Generator) -> int:
     """The background family: the class's own with probability ``scene_bias`` (train,
-    test_biased), otherwise, and always in test_unbiased, uniform over families."""
+    test_biased), otherwise, and always in test_unbiased and train_unbiased, uniform over families."""
     biased, uniform = rng.random() < config.scene_bias, int(rng.integers(len(BACKGROUND_NAMES)))
-    if split != "test_unbiased" and biased:
+    if split not in UNBIASED_SPLITS and biased:
         return label % len(BACKGROUND_NAMES)
     return uniform
 
 
 def split_counts(config: SynthConfig) -> dict[str, int]:
     per_class = {"train": config.train_per_class, "test_biased": config.test_per_class,
-                 "test_unbiased": config.test_per_class}
+                 "test_unbiased": config.test_per_class, "train_unbiased": config.train_unbiased_per_class}
     return {split: per_class[split] * len(CLASS_NAMES) for split in SPLITS}
 
 
@@ -167,7 +169,7 @@ def _is_complete(out: Path, info: dict) -> bool:
 
 
 # Our own names, and the hidden temporary names atomic_path gives them while writing.
-_OWN_FILE = re.compile(r"^\.?(train|test_biased|test_unbiased)_\d{5,}(\..*)?\.(mp4|npz)$")
+_OWN_FILE = re.compile(r"^\.?(train|test_biased|test_unbiased|train_unbiased)_\d{5,}(\..*)?\.(mp4|npz)$")
 
 
 def _remove_stale(out: Path, keep: set[Path]) -> None:

@@ -91,8 +91,8 @@ def plan_video(config: SynthConfig, label: int, background: int, rng: np.random.
     margin = math.ceil(PAN_SPEED[1] * unit * (frames - 1) / 2) + 2
     scenery = render_background(background, size + 2 * margin, size + 2 * margin, scene_rng, unit)
 
-    outline = actor_outline(actor_rng, actor_rng.uniform(*ACTOR_SIZE) * unit)
-    sprite = _make_sprite(outline, actor_rng, unit)
+    outline = actor_outline(actor_rng, actor_rng.uniform(*ACTOR_SIZE) * unit * config.actor_scale)
+    sprite = _make_sprite(outline, actor_rng, unit * config.texture_scale)
     motion = sample_motion(label, motion_rng, frames, unit)
     motion, pan = _fit_in_frame(outline, motion, pan, size)
     path = _apparent_vertices(outline, motion, pan)
@@ -155,10 +155,10 @@ def _sprite_to_image(plan: VideoPlan, i: int) -> np.ndarray:
     return np.hstack([linear, offset[:, None]])
 
 
-def _make_sprite(outline: np.ndarray, rng: np.random.Generator, unit: float) -> Sprite:
+def _make_sprite(outline: np.ndarray, rng: np.random.Generator, texture_unit: float) -> Sprite:
     half = math.ceil(np.abs(outline).max() * SUPERSAMPLE) + 2
     side = 2 * half + 1
-    texture = render_actor_texture(side, side, rng, period=rng.uniform(4.0, 8.0) * unit * SUPERSAMPLE)
+    texture = render_actor_texture(side, side, rng, period=rng.uniform(4.0, 8.0) * texture_unit * SUPERSAMPLE)
     alpha = np.zeros((side, side), np.uint8)
     points = np.round((outline * SUPERSAMPLE + half) * (1 << _SHIFT)).astype(np.int32)
     cv2.fillPoly(alpha, [points], 255, lineType=cv2.LINE_AA, shift=_SHIFT)
