@@ -37,7 +37,7 @@ def test_missing_and_invalid_yaml_files_are_named(tmp_path):
 
 def test_shipped_demo_recipe_loads_and_round_trips(tmp_path):
     cfg = load_config(config_path("demo"))
-    assert cfg.data.flip is False and cfg.motion.encoding == "flow_edges"
+    assert cfg.data.flip is False and cfg.motion.encoding == "dxdy" and cfg.model.motion_width_divisor == 1
     saved = tmp_path / "resolved.yaml"
     saved.write_text(to_yaml(cfg))
     assert load_config(saved) == cfg

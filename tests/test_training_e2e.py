@@ -6,8 +6,8 @@ import torch
 
 from modist.config import load_config
 from modist.configs import config_path
-from modist.data.adapters import resolve_dataset
-from modist.evaluation.frozen import evaluate_frozen
+from modist.evaluation.encoder import load_eval_encoder
+from modist.evaluation.runner import EvalSpec, run_frozen
 from modist.training.checkpoint import load_checkpoint, load_encoder
 from modist.training.trainer import pretrain
 
@@ -53,13 +53,13 @@ def test_supervised_run_fits_its_labels_and_its_frozen_probe_beats_chance(tiny_s
     # probe and kNN. Evaluated on the training videos themselves, the probe must be far
     # above chance (0.1); generalising to the test splits takes the demo's scale (4 videos
     # per class are memorised by colour, not by scene or motion).
-    train = resolve_dataset(f"synth:{tiny_synth}", split="train")
-    test = resolve_dataset(f"synth:{tiny_synth}", split="test_biased")
-    res_train, res_test = evaluate_frozen(result.method.eval_encoder(), cfg, train.records,
-                                          {"train": train.records, "test_biased": test.records}, progress=False)
-    assert res_train.num_videos == 40 and res_test.num_videos == 20
-    assert res_train.linear_top1 > 0.5
-    assert 0.0 <= res_test.linear_top1 <= 1.0 and 0.0 <= res_test.knn_top1 <= 1.0
+    spec = EvalSpec(f"synth:{tiny_synth}", test_splits=("train", "test_biased"), temporal_views=2, cache_dir="",
+                    progress=False)
+    results, _, _ = run_frozen(load_eval_encoder(result.out_dir), spec, ("linear", "knn"))
+    top1 = {(r.protocol, r.split): r.metrics["top1"] for r in results}
+    assert {r.split: r.num_videos for r in results} == {"train": 40, "test_biased": 20}
+    assert top1["linear", "train"] > 0.5
+    assert 0.0 <= top1["linear", "test_biased"] <= 1.0 and 0.0 <= top1["knn", "test_biased"] <= 1.0
 
 
 def test_corrupt_video_is_skipped_and_counted(tiny_synth, tmp_path):

@@ -8,7 +8,7 @@ Frozen-feature protocols live in :mod:`.protocols` (on per-view features from
 from modist.evaluation.embed import embed, embed_videos, save_embeddings
 from modist.evaluation.features import ViewFeatures, extract_features, extract_view_features
 from modist.evaluation.knn import knn_predict
-from modist.evaluation.linear_probe import LinearRecipe, fit_linear, linear_probe
+from modist.evaluation.linear_probe import LinearRecipe, fit_linear
 from modist.evaluation.multiview import average_view_features, average_view_probs
 from modist.evaluation.retrieval import retrieval_recall
 
@@ -23,7 +23,6 @@ __all__ = [
     "extract_view_features",
     "fit_linear",
     "knn_predict",
-    "linear_probe",
     "retrieval_recall",
     "save_embeddings",
 ]

@@ -80,28 +80,3 @@ def fit_linear(x: np.ndarray, y: np.ndarray, recipe: LinearRecipe = LinearRecipe
             opt.step()
             step += 1
     return LinearClassifier(mean, std, weight.detach(), bias.detach())
-
-
-def linear_probe(
-    train_x: np.ndarray,
-    train_y: np.ndarray,
-    test_x: np.ndarray,
-    test_y: np.ndarray,
-    num_classes: int | None = None,
-    epochs: int = 300,
-    lr: float = 0.01,
-    weight_decay: float = 1e-4,
-    seed: int = 0,
-) -> tuple[float, np.ndarray]:
-    """Full-batch Adam at a constant rate (the demo's probe); return (test top-1 in [0, 1], predictions).
-
-    Example:
-        >>> x = np.array([[0.0], [1.0], [10.0], [11.0]]); y = np.array([0, 0, 1, 1])
-        >>> linear_probe(x, y, x, y)[0]
-        1.0
-    """
-    num_classes = num_classes or int(max(train_y.max(), test_y.max())) + 1
-    recipe = LinearRecipe(epochs=epochs, lr=lr, batch_size=None, weight_decay=weight_decay,
-                          schedule="constant", seed=seed)
-    pred = fit_linear(train_x, train_y, recipe, num_classes).predict(test_x)
-    return float((pred == test_y).mean()), pred

@@ -18,7 +18,7 @@ def plot_demo_results(summary: list[dict], out_png: str | os.PathLike, chance: f
     methods = list(dict.fromkeys(r["method"] for r in summary))
     splits = list(dict.fromkeys(r["split"] for r in summary))
     by_key = {(r["method"], r["split"]): r for r in summary}
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=100, sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), dpi=100, sharey=True)
     width = 0.8 / len(methods)
     x = np.arange(len(splits))
     for ax, metric in zip(axes, ("linear", "knn")):
@@ -32,8 +32,10 @@ def plot_demo_results(summary: list[dict], out_png: str | os.PathLike, chance: f
         ax.set_xticks(x, splits)
         ax.set_title(f"{'linear probe' if metric == 'linear' else 'kNN'} top-1 (%)")
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
+    # Below the axes: inside, the legend hides bars once there are more than three methods.
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp)
     plt.close(fig)
