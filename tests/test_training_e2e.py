@@ -2,6 +2,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 import torch
 
 from modist.config import load_config
@@ -22,7 +23,7 @@ def test_short_modist_run_lowers_the_loss_and_its_probe_beats_chance(tiny_synth,
     visual = [h["loss_vv"] for h in result.history]
     # The first steps are trivially easy (random queue, keys equal to queries); once the
     # queue holds real keys (after 4 batches of 8 with a queue of 32) the visual term must
-    # fall. The cross-modal terms need far more steps than a unit test has (see README).
+    # fall. The cross-modal terms need far more steps than a unit test has (docs/demo.md).
     assert np.mean(visual[-5:]) < np.mean(visual[4:9]) - 0.3
     assert all(np.isfinite(h["loss"]) for h in result.history)
 
@@ -72,3 +73,16 @@ def test_corrupt_video_is_skipped_and_counted(tiny_synth, tmp_path):
     result = pretrain(cfg)
     assert result.skipped_videos >= 2
     assert np.isfinite(result.history[-1]["loss"])
+
+
+def test_a_dataset_without_readable_videos_stops_with_one_error(tiny_synth, tmp_path):
+    from modist.errors import DataError
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_synth, data)
+    for video in (data / "videos" / "train").glob("*.mp4"):
+        video.write_bytes(b"not a video")
+    cfg = load_config(config_path("demo"), tiny_overrides(data, tmp_path / "run", "rgb_only", steps=5))
+    # Before this check the loop drew batches forever.
+    with pytest.raises(DataError, match="batches in a row without two readable videos"):
+        pretrain(cfg)

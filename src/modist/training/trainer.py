@@ -179,8 +179,12 @@ def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, desc: str | Non
             history = read_history(metrics_path, start_step)
             rewrite_history(metrics_path, history)
     counts = {"batches": start_batch, "skipped": 0, "clips": 0}
+    # A whole epoch of batches without two readable clips means the data cannot be read:
+    # stop instead of drawing batches forever.
+    max_empty = -(-len(dataset) // global_batch) + 1
 
     def next_batch() -> Batch:
+        empty = 0
         while True:
             batch = next(batches)
             counts["batches"] += 1
@@ -188,6 +192,10 @@ def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, desc: str | Non
             n = min_across_ranks(batch["size"], device)
             if n >= 2:  # else a batch made (almost) only of unreadable videos: every rank skips it
                 break
+            empty += 1
+            if empty >= max_empty:
+                raise DataError(f"dataset {cfg.data.dataset!r}: {empty} batches in a row without two readable "
+                                f"videos ({counts['skipped']} unreadable reads); `modist data check` lists them")
         batch = _truncate(batch, n)
         counts["clips"] += n * env.world_size
         rgb, motion = inputs(batch, device, with_motion=method.needs_motion)
