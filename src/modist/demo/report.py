@@ -92,9 +92,21 @@ def machine() -> dict:
         except md.PackageNotFoundError:
             versions[name] = None
     return {"cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "platform": platform.platform(), "processor": _cpu_model() or platform.processor() or platform.machine(),
             "python": platform.python_version(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available()
             else None, "versions": versions}
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name on Linux (platform.processor() is often empty there)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 def markdown_table(runs: list[dict]) -> str:
