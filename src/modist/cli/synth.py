@@ -41,7 +41,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="start from the settings of an existing benchmark (its synth.json); "
                              "options given here still apply")
     for option, field, kind, text in _FIELDS:
-        parser.add_argument(option, type=kind, default=None, help=f"{text} (default {getattr(_DEFAULTS, field)})")
+        parser.add_argument(option, dest=field, type=kind, default=None,
+                            help=f"{text} (default {getattr(_DEFAULTS, field)})")
     parser.add_argument("--no-pan", action="store_true", help="no camera pan (default: pan with probability 0.5)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
     parser.set_defaults(func=run)
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from modist.errors import ConfigError
     from modist.synth.generate import generate
 
-    given = {field: getattr(args, field_to_dest(option)) for option, field, _, _ in _FIELDS}
+    given = {field: getattr(args, field) for _, field, _, _ in _FIELDS}
     config = replace(base_config(args.like), **{k: v for k, v in given.items() if v is not None})
     if args.no_pan:
         config = replace(config, camera_pan_prob=0.0)
@@ -88,7 +89,3 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"synth: --workers must be >= 1, got {args.workers}")
     generate(args.out, config, seed=args.seed, progress=True, workers=args.workers)
     return 0
-
-
-def field_to_dest(option: str) -> str:
-    return option.lstrip("-").replace("-", "_")

@@ -3,7 +3,7 @@
 The demo's rows are *arms*: a method, its changes to the shared recipe
 (``configs/demo.yaml``) and the training split it learns from. Besides MoDist and
 its RGB-only baseline, three arms check the instrument itself, whichever
-self-supervised method wins (:data:`VALIDITY_ARMS`).
+self-supervised method wins (``supervised_unbiased``, ``motion_only``, ``supervised``).
 
 The orchestration lives in :mod:`modist.demo.run` (``run_demo``); this package's
 import stays light so the CLI starts fast.
@@ -41,4 +41,3 @@ TEST_SPLITS = ("test_biased", "test_unbiased")
 CEILING_MIN = 0.70  # supervised_unbiased, linear top-1 on test_unbiased
 TEACHER_MIN = 0.60  # motion_only on its own motion features, linear top-1 on test_unbiased
 SHORTCUT_MIN_GAP = 0.30  # supervised: test_biased minus test_unbiased, linear top-1
-VALIDITY_ARMS = ("supervised_unbiased", "motion_only", "supervised")

@@ -11,7 +11,7 @@ from collections import defaultdict
 import numpy as np
 
 from modist.atomic import write_json, write_text
-from modist.demo import CEILING_MIN, SHORTCUT_MIN_GAP, TEACHER_MIN
+from modist.demo import ARMS, CEILING_MIN, SHORTCUT_MIN_GAP, TEACHER_MIN
 from modist.evaluation.intervals import Interval, mean_interval, paired_difference
 
 
@@ -60,7 +60,7 @@ def comparisons(runs: list[dict], baseline: str = "rgb_only", split: str = "test
     """Every MoDist arm minus ``baseline`` on ``split``, paired by seed (linear and kNN top-1)."""
     out = []
     methods = dict.fromkeys(r["method"] for r in runs)
-    for method in (m for m in methods if m.startswith("modist")):
+    for method in (m for m in methods if m in ARMS and ARMS[m].method == "modist"):
         row: dict = {"method": method, "baseline": baseline, "split": split}
         for metric in ("linear_top1", "knn_top1"):
             a, b = _by_seed(runs, method, split, metric), _by_seed(runs, baseline, split, metric)
