@@ -2,7 +2,8 @@ import numpy as np
 import torch
 
 from modist.data.adapters import resolve_dataset
-from modist.data.clips import ClipSource, FlowSpec, PairClipDataset, collate_clips
+from modist.data.clips import ClipSource, PairClipDataset, collate_clips
+from modist.flow.sources import EstimatedFlow, FlowFromStore
 from modist.flow import encode_motion
 from modist.flow.precompute import PrecomputeSettings, precompute_videos
 
@@ -13,9 +14,9 @@ def _fixed_starts(num_frames, fps):
 
 def test_cached_and_seeking_strategies_give_the_same_clips(tiny_synth):
     record = resolve_dataset(f"synth:{tiny_synth}").records[0]
-    flow = FlowSpec("dis", "fast", 1)
-    cached_rgb, cached_flow = ClipSource(flow, cache_videos=4).clips(record, _fixed_starts, 4, 2)
-    seek_rgb, seek_flow = ClipSource(flow, cache_videos=0).clips(record, _fixed_starts, 4, 2)
+    flow = EstimatedFlow("dis", "fast", 1)
+    cached_rgb, cached_flow = ClipSource(flow, frame_cache=4).clips(record, _fixed_starts, 4, 2)
+    seek_rgb, seek_flow = ClipSource(flow, frame_cache=0).clips(record, _fixed_starts, 4, 2)
     for a, b in zip(cached_rgb, seek_rgb):
         assert np.array_equal(a, b)
     for a, b in zip(cached_flow, seek_flow):
@@ -26,9 +27,9 @@ def test_flow_cache_and_on_the_fly_flow_agree(tiny_synth, tmp_path):
     """Training reads the same motion input from `modist flow` output as it computes itself."""
     records = resolve_dataset(f"synth:{tiny_synth}").records[:3]
     precompute_videos([r.path for r in records], tmp_path / "cache",
-                      PrecomputeSettings(method="dis", options={"preset": "fast"}, gap=2), progress=False)
-    live = ClipSource(FlowSpec("dis", "fast", 2), cache_videos=8)
-    cached = ClipSource(FlowSpec("dis", "fast", 2, cache_dir=str(tmp_path / "cache")), cache_videos=8)
+                      PrecomputeSettings(estimator="dis", options={"preset": "fast"}, flow_gap=2), progress=False)
+    live = ClipSource(EstimatedFlow("dis", "fast", 2), frame_cache=8)
+    cached = ClipSource(FlowFromStore(str(tmp_path / "cache"), 2), frame_cache=8)
     for record in records:
         rgb_a, flow_a = live.clips(record, _fixed_starts, 4, 2)
         rgb_b, flow_b = cached.clips(record, _fixed_starts, 4, 2)
@@ -48,7 +49,7 @@ def test_pair_dataset_and_collate_skip_unreadable_videos(tiny_synth, tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 100)
     records = [*records[:2], type(records[0])(str(broken), 0), *records[2:]]
-    data = PairClipDataset(records, ClipSource(FlowSpec(), cache_videos=0), clip_frames=4, stride=2)
+    data = PairClipDataset(records, ClipSource(EstimatedFlow(), frame_cache=0), clip_frames=4, stride=2)
     batch = collate_clips([data[i] for i in range(len(data))])
     assert batch["skipped"] == 1 and batch["size"] == 4
     assert tuple(batch["rgb"].shape[:3]) == (4, 2, 4) and batch["flow"].shape[-1] == 2

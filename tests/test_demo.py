@@ -9,7 +9,7 @@ from modist.demo import ARMS, DEMO_METHODS
 from modist.demo.report import comparisons, validity
 from modist.demo.run import demo_config, run_demo
 from modist.methods.factory import resolve_weights
-from modist.methods.modist import LossWeights
+from modist.methods.motion_distill import LossWeights
 from modist.synth import SynthConfig
 
 TINY = SynthConfig(size=32, num_frames=16, train_per_class=2, test_per_class=1, train_unbiased_per_class=2,

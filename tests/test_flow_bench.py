@@ -25,7 +25,7 @@ def test_bench_writes_markdown_table_with_epe_and_speed(tmp_path, capsys):
         writer.writerow({k: (str(FLOW_DATA / v) if v and "/" in v and k != "name" else v) for k, v in row.items()})
     out = tmp_path / "flow.md"
     code = main([
-        "bench", "flow", "--pairs", str(one), "--no-stereo", "--methods", "dis:ultrafast,farneback",
+        "bench", "flow", "--pairs", str(one), "--no-stereo", "--estimators", "dis:ultrafast,farneback",
         "--max-side", "160", "--speed-pairs", "2", "--out", str(out),
     ])
     assert code == 0
@@ -39,11 +39,11 @@ def test_bench_writes_markdown_table_with_epe_and_speed(tmp_path, capsys):
     assert "lowest mean EPE" in capsys.readouterr().out
 
 
-def test_bench_rejects_unknown_method(tmp_path, capsys):
+def test_bench_rejects_unknown_estimator(tmp_path, capsys):
     if not FLOW_DATA.exists():
         pytest.skip("shared flow data not available")
     pairs = str(FLOW_DATA / "pairs.csv")
-    code = main(["bench", "flow", "--pairs", pairs, "--methods", "nope", "--out", str(tmp_path / "x.md")])
+    code = main(["bench", "flow", "--pairs", pairs, "--estimators", "nope", "--out", str(tmp_path / "x.md")])
     assert code == 2
-    assert "unknown flow method 'nope'" in capsys.readouterr().err
+    assert "unknown flow estimator 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "x.md").exists()

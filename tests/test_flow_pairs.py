@@ -64,7 +64,7 @@ def test_missing_pairs_file_is_a_data_error(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "method,options,max_side",
+    "estimator,options,max_side",
     [
         ("dis", {"preset": "ultrafast"}, 400),
         ("dis", {"preset": "fast"}, 400),
@@ -74,15 +74,15 @@ def test_missing_pairs_file_is_a_data_error(tmp_path):
         ("torch_tvl1", {}, 160),
     ],
 )
-def test_each_estimator_beats_zero_flow(pairs, method, options, max_side):
+def test_each_estimator_beats_zero_flow(pairs, estimator, options, max_side):
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # OpenMP spin-waits badly on a busy 2-core machine
     try:
         for name in ("middlebury/Grove3", "sintel/clean/cave_2"):
             p = pairs[name].resized(max_side)
-            flow = estimate(p.frame0, p.frame1, method=method, **options)
+            flow = estimate(p.frame0, p.frame1, estimator=estimator, **options)
             epe = endpoint_error(flow, p.gt, p.valid)
             zero = endpoint_error(np.zeros_like(p.gt), p.gt, p.valid)
-            assert epe < 0.6 * zero, f"{method} on {name}: EPE {epe:.3f} vs zero {zero:.3f}"
+            assert epe < 0.6 * zero, f"{estimator} on {name}: EPE {epe:.3f} vs zero {zero:.3f}"
     finally:
         torch.set_num_threads(before)

@@ -9,7 +9,7 @@ import pytest
 
 from modist.cli.main import main
 from modist.data.video import write_video
-from modist.flow.cache import cache_path, load_cached_flow
+from modist.flow.store import store_path, load_stored_flow
 from modist.flow.precompute import resolve_shard
 
 
@@ -38,7 +38,7 @@ def test_precompute_resume_and_redo(dataset, tmp_path, capsys):
     assert main(["flow", str(dataset), "--out", str(out)]) == 1  # broken.mp4 fails, others are done
     text = capsys.readouterr().out
     assert "broken.mp4" in text and "2 done" in text and "1 failed" in text
-    flow = load_cached_flow(out, dataset / "b.mp4")
+    flow = load_stored_flow(out, dataset / "b.mp4")
     assert flow.shape == (9, 48, 64, 2)
     # the textured square moves 3 px/frame to the right: its interior flow is ~(3, 0)
     inner = flow[4, 20:28, 8 + 3 * 4 + 4 : 8 + 3 * 4 + 12].reshape(-1, 2)
@@ -49,11 +49,11 @@ def test_precompute_resume_and_redo(dataset, tmp_path, capsys):
     assert main(["flow", str(dataset), "--out", str(out)]) == 1
     assert "2 skipped" in capsys.readouterr().out
 
-    damaged = cache_path(out, dataset / "a.mp4")
+    damaged = store_path(out, dataset / "a.mp4")
     damaged.write_bytes(damaged.read_bytes()[:100])
     assert main(["flow", str(dataset), "--out", str(out)]) == 1
     assert "1 redone, 1 skipped" in capsys.readouterr().out
-    assert load_cached_flow(out, dataset / "a.mp4").shape == (9, 48, 64, 2)
+    assert load_stored_flow(out, dataset / "a.mp4").shape == (9, 48, 64, 2)
 
     # other settings make the old file stale
     assert main(["flow", str(dataset), "--out", str(out), "--preset", "ultrafast"]) == 1
@@ -68,7 +68,7 @@ def test_shards_partition_the_videos(dataset, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(["flow", str(dataset), "--out", str(out), "--workers", "2"]) == 0
     capsys.readouterr()
-    assert cache_path(out, dataset / "a.mp4").exists() and cache_path(out, dataset / "b.mp4").exists()
+    assert store_path(out, dataset / "a.mp4").exists() and store_path(out, dataset / "b.mp4").exists()
     assert {p.name for p in out.glob("flow-summary*")} == {"flow-summary.shard0of2.json", "flow-summary.shard1of2.json"}
     for name in ("flow-summary.shard0of2.json", "flow-summary.shard1of2.json"):
         assert json.loads((out / name).read_text())["done"] == 1

@@ -18,7 +18,7 @@ HAS_TORCHVISION = importlib.util.find_spec("torchvision") is not None
 def test_without_weights_names_the_option_and_env(monkeypatch):
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     with pytest.raises(FlowError, match=f"no weights file.*weights=PATH.*{WEIGHTS_ENV}") as info:
-        estimate(IMG, IMG, method="raft")
+        estimate(IMG, IMG, estimator="raft")
     assert "\n" not in str(info.value)
 
 
@@ -27,7 +27,7 @@ def test_missing_weights_file_is_named(monkeypatch, tmp_path):
     with pytest.raises(FlowError, match="env_raft.pth not found"):
         check_available()
     with pytest.raises(FlowError, match="given_raft.pth not found"):
-        estimate(IMG, IMG, method="raft", weights=tmp_path / "given_raft.pth")
+        estimate(IMG, IMG, estimator="raft", weights=tmp_path / "given_raft.pth")
 
 
 @pytest.mark.skipif(HAS_TORCHVISION, reason="torchvision is installed here")
@@ -35,5 +35,5 @@ def test_missing_torchvision_is_named_even_with_weights(tmp_path):
     weights = tmp_path / "raft.pth"
     weights.write_bytes(b"not used")
     with pytest.raises(FlowError, match="raft' unavailable: torchvision does not import") as info:
-        estimate(IMG, IMG, method="raft", weights=weights)
+        estimate(IMG, IMG, estimator="raft", weights=weights)
     assert "weights" not in str(info.value).split("torchvision does not import")[1]

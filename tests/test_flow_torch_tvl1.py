@@ -67,7 +67,7 @@ def test_cpu_median_equals_device_agnostic_median():
 def test_recovers_integer_and_subpixel_shift(shift):
     frame0 = _texture(64, 80)
     frame1 = _shift(frame0, *shift)
-    flow = estimate(frame0, frame1, method="torch_tvl1", scales=3)
+    flow = estimate(frame0, frame1, estimator="torch_tvl1", scales=3)
     assert flow.dtype == np.float32 and flow.shape == (64, 80, 2)
     inner = flow[12:-12, 12:-12].reshape(-1, 2)
     np.testing.assert_allclose(np.median(inner, axis=0), shift, atol=0.15)
@@ -77,8 +77,8 @@ def test_batch_equals_pairwise_and_tensor_entry_point():
     frames0 = np.stack([_texture(40, 48, seed=s) for s in range(3)])
     frames1 = np.stack([_shift(f, 1.0, -1.0) for f in frames0])
     opts = dict(scales=2, warps=2, outer_iterations=2)
-    batch = estimate_batch(frames0, frames1, method="torch_tvl1", batch_size=2, **opts)
-    single = estimate(frames0[2], frames1[2], method="torch_tvl1", **opts)
+    batch = estimate_batch(frames0, frames1, estimator="torch_tvl1", batch_size=2, **opts)
+    single = estimate(frames0[2], frames1[2], estimator="torch_tvl1", **opts)
     np.testing.assert_allclose(batch[2], single, atol=1e-4)
     t0 = torch.from_numpy(frames0).permute(0, 3, 1, 2).float()
     t1 = torch.from_numpy(frames1).permute(0, 3, 1, 2).float()
@@ -90,12 +90,12 @@ def test_batch_equals_pairwise_and_tensor_entry_point():
 def test_options_and_device_errors():
     img = _texture(16, 16)
     with pytest.raises(FlowError, match="torch_tvl1.*unknown option.*bogus"):
-        estimate(img, img, method="torch_tvl1", bogus=1)
+        estimate(img, img, estimator="torch_tvl1", bogus=1)
     if not torch.cuda.is_available():
         with pytest.raises(FlowError, match="CUDA is not available"):
-            estimate(img, img, method="torch_tvl1", device="cuda")
+            estimate(img, img, estimator="torch_tvl1", device="cuda")
     # aliases are accepted
-    estimate(img, img, method="torch_tvl1", iterations=5, scales=1, warps=1, **{"lambda": 0.1})
+    estimate(img, img, estimator="torch_tvl1", iterations=5, scales=1, warps=1, **{"lambda": 0.1})
 
 
 def test_close_to_opencv_tvl1_on_downscaled_middlebury_pair():
@@ -104,8 +104,8 @@ def test_close_to_opencv_tvl1_on_downscaled_middlebury_pair():
     from modist.flow.pairs import load_csv_pairs
 
     pair = next(p for p in load_csv_pairs(FLOW_DATA / "pairs.csv") if p.name == "middlebury/Grove3").resized(160)
-    ours = endpoint_error(estimate(pair.frame0, pair.frame1, method="torch_tvl1"), pair.gt, pair.valid)
-    ref = endpoint_error(estimate(pair.frame0, pair.frame1, method="tvl1"), pair.gt, pair.valid)
+    ours = endpoint_error(estimate(pair.frame0, pair.frame1, estimator="torch_tvl1"), pair.gt, pair.valid)
+    ref = endpoint_error(estimate(pair.frame0, pair.frame1, estimator="tvl1"), pair.gt, pair.valid)
     zero = endpoint_error(np.zeros_like(pair.gt), pair.gt, pair.valid)
     assert ours < 0.5 * zero
     assert ours < 1.15 * ref

@@ -26,7 +26,7 @@ def test_pretraining_on_real_clips_skips_a_corrupt_file(tmp_path):
         for path in [*clips, corrupt]:
             writer.writerow([str(path)])
     cfg = load_config(config_path("demo"), [
-        f"data.dataset=manifest:{manifest}", "data.short_side=64", "data.crop_size=32", "data.cache_videos=0",
+        f"data.dataset=manifest:{manifest}", "data.short_side=64", "data.crop_size=32", "data.frame_cache=0",
         "data.stride=4", "data.flip=true", "model.base_width=4", "model.proj_hidden=32", "method.queue_size=16",
         "train.batch_size=4", "train.steps=4", "train.progress=false", "train.device=cpu",
         f"train.out_dir={tmp_path / 'run'}",

@@ -23,7 +23,7 @@ def test_kinetics_recipes_follow_the_release(name):
     m = cfg.method
     assert (m.queue_size, m.temperature, m.momentum) == (65536, 0.1, 0.999)
     assert (m.weight_vv, m.weight_vm, m.weight_mv, m.weight_mm) == (1.0, 1.0, 1.0, 0.0)
-    assert (cfg.motion.encoding, cfg.motion.gap) == ("flow_edges", 5)
+    assert (cfg.motion.encoding, cfg.motion.flow_gap) == ("flow_edges", 5)
     assert (cfg.data.crop_size, cfg.data.short_side) == (224, 256)
     assert cfg.train.precision == "bf16" and cfg.train.resume == "auto"
     per_gpu = cfg.train.batch_size * cfg.train.accumulate

@@ -3,7 +3,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from modist.methods.base import Batch
-from modist.methods.modist import LossWeights, MoDist
+from modist.methods.motion_distill import LossWeights, MoDist
 from modist.training.step import TrainStep, channels_last_views
 
 

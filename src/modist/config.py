@@ -29,8 +29,8 @@ class DataConfig:
     fold: int = 1
     clip_frames: int = 8
     stride: int = 2
-    min_gap_sec: float = 0.5
-    max_gap_sec: float = 10.0
+    min_clip_gap_sec: float = 0.5
+    max_clip_gap_sec: float = 10.0
     # Frames are resized so the short side is this before cropping (0 keeps decoded size).
     short_side: int = 0
     crop_size: int = 48
@@ -41,20 +41,20 @@ class DataConfig:
     color_jitter: float = 0.4
     grayscale_prob: float = 0.2
     blur_prob: float = 0.0
-    cache_videos: int = 0  # decoded videos kept in memory per loader process (0 = none)
+    frame_cache: int = 0  # decoded videos kept in memory per loader process (0 = none)
     num_workers: int = 0
 
 
 @dataclass
 class MotionConfig:
-    source: str = "on_the_fly"  # on_the_fly | cache
-    method: str = "dis"
+    source: str = "on_the_fly"  # on_the_fly | store
+    estimator: str = "dis"  # flow estimator, see modist.flow.FLOW_ESTIMATORS
     preset: str = "medium"  # DIS preset; "fast" is 2-3x quicker at ~15% higher EPE (docs/flow.md)
-    gap: int = 1  # frames between the two frames of a flow pair (the authors used 5)
+    flow_gap: int = 1  # frames between the two frames of a flow pair (the authors used 5)
     encoding: str = "flow_edges"  # flow_edges | dxdy | magnitude
     max_flow: float = 20.0
     edge_max: float = 10.0
-    cache_dir: str = ""
+    flow_store: str = ""  # folder written by `modist flow DATASET --out DIR` (motion.source=store)
 
 
 @dataclass
@@ -133,7 +133,7 @@ class PretrainConfig:
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "motion.source": ("on_the_fly", "cache"),
+    "motion.source": ("on_the_fly", "store"),
     "motion.encoding": ("flow_edges", "dxdy", "magnitude"),
     "method.name": ("modist", "rgb_only", "motion_only", "supervised"),
     "method.momentum_schedule": ("constant", "cosine"),
@@ -146,7 +146,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 POSITIVE: tuple[str, ...] = (
-    "data.clip_frames", "data.stride", "data.crop_size", "motion.gap", "model.base_width",
+    "data.clip_frames", "data.stride", "data.crop_size", "motion.flow_gap", "model.base_width",
     "model.embed_dim", "model.proj_hidden", "method.temperature", "method.queue_size",
     "method.shuffle_bn_groups", "optim.lr", "train.steps", "train.batch_size", "model.motion_width_divisor",
     "data.crop_aspect_max", "train.accumulate",
@@ -173,16 +173,30 @@ def _validate(cfg: DictConfig) -> None:
         raise ConfigError(f"invalid value {cfg.data.crop_scale_min!r} for data.crop_scale_min; must be in (0, 1]")
     if not 0 <= cfg.method.momentum < 1:
         raise ConfigError(f"invalid value {cfg.method.momentum!r} for method.momentum; must be in [0, 1)")
-    if cfg.motion.source == "cache" and not cfg.motion.cache_dir:
-        raise ConfigError("motion.source=cache needs motion.cache_dir (made by `modist flow DATASET --out DIR`)")
-    if cfg.data.min_gap_sec > cfg.data.max_gap_sec:
-        raise ConfigError("data.min_gap_sec must not exceed data.max_gap_sec")
+    if cfg.motion.source == "store" and not cfg.motion.flow_store:
+        raise ConfigError("motion.source=store needs motion.flow_store (made by `modist flow DATASET --out DIR`)")
+    if cfg.data.min_clip_gap_sec > cfg.data.max_clip_gap_sec:
+        raise ConfigError("data.min_clip_gap_sec must not exceed data.max_clip_gap_sec")
+
+
+# Keys renamed so that one name has one meaning (frame cache vs flow store, flow estimator vs
+# pretraining method, flow gap vs clip gap); recipes written before say what to write instead.
+RENAMED_KEYS: dict[str, str] = {
+    "data.cache_videos": "data.frame_cache",
+    "data.min_gap_sec": "data.min_clip_gap_sec",
+    "data.max_gap_sec": "data.max_clip_gap_sec",
+    "motion.method": "motion.estimator",
+    "motion.gap": "motion.flow_gap",
+    "motion.cache_dir": "motion.flow_store",
+}
 
 
 def _describe(exc: OmegaConfBaseException) -> str:
     key = getattr(exc, "full_key", None)
     text = str(exc).splitlines()[0]
     if isinstance(exc, (ConfigKeyError, ConfigAttributeError)):
+        if key in RENAMED_KEYS:
+            return f"config key {key!r} was renamed to {RENAMED_KEYS[key]!r}"
         return f"unknown config key {key!r}" if key else text
     return f"invalid value for {key}: {text}" if key else text
 

@@ -86,7 +86,7 @@ class TrainingClips(Dataset):
 
             flat = rgb.reshape(-1, *rgb.shape[2:])
             flow = estimate_batch(np.ascontiguousarray(flat), np.ascontiguousarray(nxt.reshape(flat.shape)),
-                                  method="dis", preset="fast")
+                                  estimator="dis", preset="fast")
             item["flow"] = torch.from_numpy(flow.reshape(*rgb.shape[:-1], 2))
         return item
 

@@ -1,6 +1,6 @@
-"""``modist bench flow``: accuracy (average end-point error) and speed of every flow method.
+"""``modist bench flow``: accuracy (average end-point error) and speed of every flow estimator.
 
-Runs each method on every pair of ``pairs.csv`` (Middlebury, Sintel) plus the stereo pairs
+Runs each estimator on every pair of ``pairs.csv`` (Middlebury, Sintel) plus the stereo pairs
 next to it, reports average EPE against ground truth (zero flow as the reference), EPE per
 pair, pairs/s on the benchmark pairs and pairs/s on 224x224 crops (the training size).
 Timing is in this one process after a warm-up, with ``--threads`` intra-op threads for
@@ -27,11 +27,11 @@ from modist.errors import ConfigError, FlowError
 from modist.flow import endpoint_error, estimate, estimate_batch
 from modist.flow.pairs import FlowPair, load_csv_pairs, load_stereo_pairs
 
-DEFAULT_METHODS = "dis:ultrafast,dis:fast,dis:medium,farneback,tvl1,torch_tvl1"
+DEFAULT_ESTIMATORS = "dis:ultrafast,dis:fast,dis:medium,farneback,tvl1,torch_tvl1"
 
 
 @dataclass
-class MethodResult:
+class EstimatorResult:
     label: str
     epe: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
@@ -46,18 +46,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pairs", default="../shared/data/flow/pairs.csv", help="pairs.csv with GT flow")
     parser.add_argument("--no-stereo", action="store_true", help="skip the stereo pairs beside pairs.csv")
     parser.add_argument(
-        "--methods", default=DEFAULT_METHODS,
-        help=f"comma list of METHOD or dis:PRESET (default {DEFAULT_METHODS}; raft added if available)",
+        "--estimators", default=DEFAULT_ESTIMATORS,
+        help=f"comma list of METHOD or dis:PRESET (default {DEFAULT_ESTIMATORS}; raft added if available)",
     )
     parser.add_argument("--max-side", type=int, default=384, help="downscale pairs to this longer side (0: native)")
-    parser.add_argument("--speed-pairs", type=int, default=8, help="224x224 crops timed per method (0: skip)")
+    parser.add_argument("--speed-pairs", type=int, default=8, help="224x224 crops timed per estimator (0: skip)")
     parser.add_argument("--threads", type=int, default=1, help="OpenCV and torch intra-op threads")
     parser.add_argument("--device", default=None, help="device for torch_tvl1 / raft (default: cuda if available)")
     parser.add_argument("--out", default=None, help="also write the markdown table here")
 
 
-def parse_methods(spec: str, device: str | None) -> list[tuple[str, str, dict]]:
-    """``"dis:fast,tvl1"`` -> [(label, method, options)]; raft is appended when available."""
+def parse_estimators(spec: str, device: str | None) -> list[tuple[str, str, dict]]:
+    """``"dis:fast,tvl1"`` -> [(label, estimator, options)]; raft is appended when available."""
     out = []
     for item in (s.strip() for s in spec.split(",")):
         if not item:
@@ -91,31 +91,31 @@ def _crops(pairs: list[FlowPair], n: int, size: int = 224) -> tuple[np.ndarray, 
     return np.ascontiguousarray(np.stack(f0)), np.ascontiguousarray(np.stack(f1))
 
 
-def run_methods(pairs: list[FlowPair], methods: list[tuple[str, str, dict]], speed_pairs: int) -> list[MethodResult]:
+def run_estimators(pairs: list[FlowPair], estimators: list[tuple[str, str, dict]], speed_pairs: int) -> list[EstimatorResult]:
     results = []
     crops = _crops(pairs, speed_pairs) if speed_pairs > 0 else None
-    bar = tqdm(total=len(methods) * len(pairs), desc="flow bench", unit="pair")
-    for label, method, options in methods:
-        res = MethodResult(label)
+    bar = tqdm(total=len(estimators) * len(pairs), desc="flow bench", unit="pair")
+    for label, estimator, options in estimators:
+        res = EstimatorResult(label)
         warm = pairs[0].frame0[:64, :64], pairs[0].frame1[:64, :64]
-        estimate(*warm, method=method, **options)  # create cached objects / first-call costs
+        estimate(*warm, estimator=estimator, **options)  # create cached objects / first-call costs
         for pair in pairs:
             bar.set_postfix_str(f"{label} {pair.name}")
             start = time.perf_counter()
-            flow = estimate(pair.frame0, pair.frame1, method=method, **options)
+            flow = estimate(pair.frame0, pair.frame1, estimator=estimator, **options)
             res.seconds += time.perf_counter() - start
             res.epe[pair.name] = endpoint_error(flow, pair.gt, pair.valid)
             bar.update()
         if crops is not None:
             start = time.perf_counter()
-            estimate_batch(*crops, method=method, **options)
+            estimate_batch(*crops, estimator=estimator, **options)
             res.speed_224 = len(crops[0]) / (time.perf_counter() - start)
         results.append(res)
     bar.close()
     return results
 
 
-def format_report(pairs: list[FlowPair], results: list[MethodResult], args: argparse.Namespace) -> str:
+def format_report(pairs: list[FlowPair], results: list[EstimatorResult], args: argparse.Namespace) -> str:
     zero = {p.name: endpoint_error(np.zeros_like(p.gt), p.gt, p.valid) for p in pairs}
     dev = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     res_note = f"longer side <= {args.max_side} px" if args.max_side else "native resolution"
@@ -123,7 +123,7 @@ def format_report(pairs: list[FlowPair], results: list[MethodResult], args: argp
         f"Flow benchmark: {len(pairs)} pairs ({res_note}), {os.cpu_count()} CPUs, "
         f"{args.threads} thread(s) for OpenCV/torch, torch device {dev}, {platform.processor() or platform.machine()}.",
         "",
-        "| method | mean EPE (px) | pairs/s (bench pairs) | pairs/s (224x224) |",
+        "| estimator | mean EPE (px) | pairs/s (bench pairs) | pairs/s (224x224) |",
         "|---|---|---|---|",
         f"| zero flow | {np.mean(list(zero.values())):.3f} | - | - |",
     ]
@@ -149,20 +149,20 @@ def run(args: argparse.Namespace) -> int:
         pairs += load_stereo_pairs(Path(args.pairs).parent / "stereo")
     if args.max_side:
         pairs = [p.resized(args.max_side) for p in pairs]
-    methods = parse_methods(args.methods, args.device)
-    if not methods:
-        raise ConfigError("--methods: no method given")
-    for _, method, options in methods:  # fail fast on a bad name before minutes of work
-        estimate(pairs[0].frame0[:16, :16], pairs[0].frame1[:16, :16], method=method, **options)
+    estimators = parse_estimators(args.estimators, args.device)
+    if not estimators:
+        raise ConfigError("--estimators: no estimator given")
+    for _, estimator, options in estimators:  # fail fast on a bad name before minutes of work
+        estimate(pairs[0].frame0[:16, :16], pairs[0].frame1[:16, :16], estimator=estimator, **options)
     start = time.perf_counter()
-    results = run_methods(pairs, methods, args.speed_pairs)
+    results = run_estimators(pairs, estimators, args.speed_pairs)
     report = format_report(pairs, results, args)
     print(report, end="")
     if args.out:
         write_text(args.out, report)
     best = min(results, key=lambda r: r.mean_epe)
     print(
-        f"flow bench: {len(methods)} methods x {len(pairs)} pairs in {time.perf_counter() - start:.0f} s; "
+        f"flow bench: {len(estimators)} estimators x {len(pairs)} pairs in {time.perf_counter() - start:.0f} s; "
         f"lowest mean EPE {best.mean_epe:.3f} ({best.label})" + (f"; table written to {args.out}" if args.out else "")
     )
     return 0

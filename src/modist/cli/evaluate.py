@@ -126,7 +126,7 @@ def _spec(args: argparse.Namespace):
     tests = tuple(s.strip() for s in args.test_split.split(",") if s.strip()) if args.test_split else None
     cache = "" if getattr(args, "no_cache", False) else getattr(args, "cache_dir", None)
     return EvalSpec(args.dataset, args.train_split, tests, args.fold, args.temporal_views, args.spatial_views,
-                    args.batch_size, args.device, cache, args.workers, getattr(args, "cache_videos", 0),
+                    args.batch_size, args.device, cache, args.workers, getattr(args, "frame_cache", 0),
                     not args.no_progress, args.seed)
 
 

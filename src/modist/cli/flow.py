@@ -1,7 +1,7 @@
 """``modist flow``: visualise flow of a video, or precompute motion input for a dataset.
 
-    modist flow --visualize VIDEO --out FILE.gif|mp4 [--method dis --preset fast]
-    modist flow DATASET --out DIR [--method dis --preset fast] [--gap 1]
+    modist flow --visualize VIDEO --out FILE.gif|mp4 [--estimator dis --preset fast]
+    modist flow DATASET --out DIR [--estimator dis --preset fast] [--flow-gap 1]
                 [--shard i --num-shards n] [--workers k]
 """
 
@@ -16,9 +16,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", nargs="?", help="dataset spec (folder, manifest, kind:ROOT) to precompute")
     parser.add_argument("--visualize", metavar="VIDEO", help="write frame | flow colour | flow edges for VIDEO")
     parser.add_argument("--out", required=True, help="output .gif/.mp4 (--visualize) or cache folder")
-    parser.add_argument("--method", default="dis", help="flow method (dis, farneback, tvl1, torch_tvl1, raft)")
+    parser.add_argument("--estimator", default="dis", help="flow estimator (dis, farneback, tvl1, torch_tvl1, raft)")
     parser.add_argument("--preset", default=None, help="DIS preset: ultrafast, fast (default), medium")
-    parser.add_argument("--gap", type=int, default=1, help="flow between frame t and t + gap")
+    parser.add_argument("--flow-gap", type=int, default=1, help="flow between frame t and t + flow_gap")
     parser.add_argument("--short-side", type=int, default=None, help="resize frames to this short side first")
     parser.add_argument("--max-frames", type=int, default=90, help="--visualize: frames to read")
     parser.add_argument("--split", default="train", help="dataset split")
@@ -26,19 +26,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", type=int, default=None, help="this shard's index (default: env RANK or 0)")
     parser.add_argument("--num-shards", type=int, default=None, help="number of shards (default: env WORLD_SIZE or 1)")
     parser.add_argument("--workers", type=int, default=1, help="processes computing flow")
-    parser.add_argument("--compress-level", type=int, default=6, help="deflate level of the cache files (0-9)")
+    parser.add_argument("--compress-level", type=int, default=6, help="deflate level of the store files (0-9)")
     parser.set_defaults(func=run)
 
 
 def _options(args: argparse.Namespace) -> dict:
-    if args.preset and args.method != "dis":
-        raise ConfigError(f"--preset applies to --method dis only, got --method {args.method}")
+    if args.preset and args.estimator != "dis":
+        raise ConfigError(f"--preset applies to --estimator dis only, got --estimator {args.estimator}")
     return {"preset": args.preset} if args.preset else {}
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.gap < 1:
-        raise ConfigError(f"--gap must be >= 1, got {args.gap}")
+    if args.flow_gap < 1:
+        raise ConfigError(f"--flow-gap must be >= 1, got {args.flow_gap}")
     if args.visualize:
         if args.dataset:
             raise ConfigError("give either --visualize VIDEO or a DATASET, not both")
@@ -57,9 +57,9 @@ def _visualize(args: argparse.Namespace) -> int:
     if not args.out.lower().endswith(FORMATS):
         raise ConfigError(f"--out {args.out}: use a .gif or .mp4 file name")
     video = read_video(args.visualize, max_frames=args.max_frames, short_side=args.short_side)
-    if len(video.frames) <= args.gap:
-        raise ConfigError(f"{args.visualize}: {len(video.frames)} frame(s), need more than --gap {args.gap}")
-    panels = flow_panels(video.frames, method=args.method, gap=args.gap, progress=True, **_options(args))
+    if len(video.frames) <= args.flow_gap:
+        raise ConfigError(f"{args.visualize}: {len(video.frames)} frame(s), need more than --flow-gap {args.flow_gap}")
+    panels = flow_panels(video.frames, estimator=args.estimator, flow_gap=args.flow_gap, progress=True, **_options(args))
     write_animation(args.out, panels, fps=video.fps or 10.0)
     h, w = panels.shape[1:3]
     print(f"flow: wrote {len(panels)} frames ({w}x{h}: frame | flow colour | flow edges) to {args.out}")

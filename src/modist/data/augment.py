@@ -61,7 +61,7 @@ class PairedAugment:
         boxes, flips = self._sample_boxes(n, h, w, device)
         theta = _crop_theta(boxes, flips, h, w)
         x = _warp(x, theta, self.crop_size)
-        x = self._colour(x)
+        x = self._color(x)
         mean = torch.tensor(MEAN, device=device).view(1, 1, 3, 1, 1)
         std = torch.tensor(STD, device=device).view(1, 1, 3, 1, 1)
         x = (x - mean) / std
@@ -94,7 +94,7 @@ class PairedAugment:
         flips = (torch.rand(n, device=device) < 0.5) if self.flip else torch.zeros(n, dtype=torch.bool, device=device)
         return torch.stack([x0, y0, bw, bh], dim=1), flips
 
-    def _colour(self, x: torch.Tensor) -> torch.Tensor:
+    def _color(self, x: torch.Tensor) -> torch.Tensor:
         """Brightness, contrast, saturation jitter, grayscale and blur; x in [0, 1], [N, T, 3, S, S]."""
         n = x.shape[0]
         device = x.device

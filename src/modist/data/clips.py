@@ -1,8 +1,8 @@
 """Training and evaluation datasets that turn video records into clips (+ flow).
 
 :class:`PairClipDataset` yields, per video, two clips whose starts are
-``min_gap_sec``..``max_gap_sec`` apart, as uint8 frames, and (when a motion source
-is given) the optical flow of every clip frame to the frame ``gap`` later. Spatial
+``min_clip_gap_sec``..``max_clip_gap_sec`` apart, as uint8 frames, and (when a motion source
+is given) the optical flow of every clip frame to the frame ``flow_gap`` later. Spatial
 augmentation happens later, batched on the training device (:mod:`modist.data.augment`),
 so that crops and flips apply to frames and flow alike.
 
@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 import cv2
 import numpy as np
@@ -30,20 +29,28 @@ from modist.errors import DataError, VideoReadError
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class FlowSpec:
-    """How motion input is obtained: estimator, its preset and the frame gap of a pair."""
+class FlowSource(Protocol):
+    """Where the flow of clip frames comes from; implemented in :mod:`modist.flow.sources`.
 
-    method: str = "dis"
-    preset: str = "fast"
-    gap: int = 1
-    cache_dir: str = ""  # read flow made by ``modist flow DATASET --out cache_dir`` instead
+    The data layer does not import :mod:`modist.flow`: the trainer and the evaluation
+    encoder hand a source in (``EstimatedFlow`` or ``FlowFromStore``).
+    """
 
-    def options(self) -> dict:
-        return {"preset": self.preset} if self.method == "dis" else {}
+    #: frames between the two frames of a flow pair
+    flow_gap: int
+    #: True: flow is read from a store (:meth:`read`); False: estimated from frames (:meth:`estimate`)
+    stored: bool
+
+    def estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
+        """float16 [N, H, W, 2] flow from ``frames0[i]`` to ``frames1[i]``."""
+        ...
+
+    def read(self, video_path: str, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """float16 [len(frames), H, W, 2] stored flow of the absolute frame indices ``frames``."""
+        ...
 
 
-class VideoCache:
+class FrameCache:
     """Decoded frames (and memoised flow) of recently used videos, least recently used evicted."""
 
     def __init__(self, capacity: int):
@@ -70,18 +77,18 @@ StartChooser = Callable[[int, float], "list[int]"]
 class ClipSource:
     """Frames of the clips a dataset asks for, and their flow.
 
-    Two strategies, chosen by ``cache_videos``:
+    Two strategies, chosen by ``frame_cache``:
 
-    * ``cache_videos > 0``: decode whole videos once and keep the most recent ones in
+    * ``frame_cache > 0``: decode whole videos once and keep the most recent ones in
       memory, flow memoised per frame (small datasets such as the synthetic benchmark);
-    * ``cache_videos == 0``: open the video, seek and decode only the frames of the
+    * ``frame_cache == 0``: open the video, seek and decode only the frames of the
       requested clips plus their flow partners (real datasets with long videos).
     """
 
-    def __init__(self, flow: FlowSpec | None, short_side: int = 0, cache_videos: int = 0):
+    def __init__(self, flow: FlowSource | None, short_side: int = 0, frame_cache: int = 0):
         self.flow = flow
         self.short_side = short_side
-        self.cache = VideoCache(cache_videos) if cache_videos > 0 else None
+        self.cache = FrameCache(frame_cache) if frame_cache > 0 else None
 
     def clips(self, record: VideoRecord, choose_starts: StartChooser, clip_frames: int, stride: int
               ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
@@ -91,13 +98,13 @@ class ClipSource:
         Raises VideoReadError for unreadable videos.
         """
         if self.cache is not None:
-            return self._from_cache(record, choose_starts, clip_frames, stride)
+            return self._from_frame_cache(record, choose_starts, clip_frames, stride)
         return self._by_seeking(record, choose_starts, clip_frames, stride)
 
     def _gap(self) -> int:
-        return self.flow.gap if self.flow is not None else 0
+        return self.flow.flow_gap if self.flow is not None else 0
 
-    def _from_cache(self, record, choose_starts, clip_frames, stride):
+    def _from_frame_cache(self, record, choose_starts, clip_frames, stride):
         key = f"{record.path}|{record.start_sec}|{record.end_sec}"
         item = self.cache.get(key)
         if item is None:
@@ -109,8 +116,8 @@ class ClipSource:
         rgb = [frames[i] for i in idx]
         if self.flow is None:
             return rgb, None
-        if self.flow.cache_dir:
-            return rgb, self._from_flow_cache(record, idx, fps, 0, frames.shape[1:3])
+        if self.flow.stored:
+            return rgb, self._from_flow_store(record, idx, 0, frames.shape[1:3])
         last = len(frames) - 1
         todo = [i for i in dict.fromkeys(np.concatenate(idx).tolist()) if i not in memo]
         if todo:
@@ -130,8 +137,8 @@ class ClipSource:
                 raise VideoReadError(f"{record.path}: no frames between {record.start_sec} s and {record.end_sec} s")
             idx = [clip_indices(s, clip_frames, stride, num_frames) for s in choose_starts(num_frames, fps)]
             flat = np.concatenate(idx)
-            from_cache = self.flow is not None and bool(self.flow.cache_dir)
-            computes_flow = self.flow is not None and not from_cache
+            from_store = self.flow is not None and self.flow.stored
+            computes_flow = self.flow is not None and not from_store
             partners = np.minimum(flat + self._gap(), num_frames - 1) if computes_flow else flat[:0]
             wanted = np.unique(np.concatenate([flat, partners]))
             decoded = reader.frames(wanted + first).frames
@@ -139,8 +146,8 @@ class ClipSource:
         rgb = [decoded[[position[int(i)] for i in clip]] for clip in idx]
         if self.flow is None:
             return rgb, None
-        if from_cache:
-            return rgb, self._from_flow_cache(record, idx, fps, first, decoded.shape[1:3])
+        if from_store:
+            return rgb, self._from_flow_store(record, idx, first, decoded.shape[1:3])
         # Overlapping clips (many evaluation views of a short video) share frames: estimate
         # each frame's flow once.
         unique, inverse = np.unique(flat, return_inverse=True)
@@ -149,47 +156,13 @@ class ClipSource:
                                decoded[[position[int(i)] for i in unique_partners]])[inverse.reshape(-1)]
         return rgb, list(flows.reshape(len(idx), clip_frames, *flows.shape[1:]))
 
-    def _from_flow_cache(self, record: VideoRecord, idx: list[np.ndarray], fps: float, first: int,
-                         size: tuple[int, int]) -> list[np.ndarray]:
-        """Flow of the clips' frames from a precomputed cache, resized to the frames' size.
-
-        Pair ``i`` of a cache is the flow from frame ``i`` to ``i + gap``; when the cache
-        was made at another resolution the field is resized and its vectors rescaled.
-        """
-        from modist.flow.cache import open_cached_flow
-
-        try:
-            with open_cached_flow(self.flow.cache_dir, record.path) as cached:
-                if int(cached.settings.get("gap", 1)) != self.flow.gap:
-                    raise VideoReadError(f"{cached.path}: flow cache made with gap "
-                                         f"{cached.settings.get('gap')} but motion.gap is {self.flow.gap}")
-                flat = np.concatenate(idx) + first
-                lo, hi = int(flat.min()), int(flat.max()) + 1
-                block = cached.read(lo, min(hi, cached.num_pairs))
-        except DataError as exc:
-            raise VideoReadError(str(exc)) from None
-        if len(block) == 0:
-            raise VideoReadError(f"{record.path}: flow cache holds no pairs for the requested frames")
-        picked = block[np.minimum(flat - lo, len(block) - 1)]
-        picked = _resize_flow(picked, size)
-        return list(picked.astype(np.float16).reshape(len(idx), -1, *picked.shape[1:]))
-
     def _estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
-        from modist.flow import estimate_batch
+        return self.flow.estimate(frames0, frames1)
 
-        flow = estimate_batch(frames0, frames1, method=self.flow.method, **self.flow.options())
-        return flow.astype(np.float16)
-
-
-def _resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize [N, h, w, 2] flow to ``size`` (H, W), scaling the vectors with the image."""
-    h, w = flow.shape[1:3]
-    if (h, w) == tuple(size):
-        return flow
-    out = np.stack([cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_LINEAR) for f in flow])
-    out[..., 0] *= size[1] / w
-    out[..., 1] *= size[0] / h
-    return out
+    def _from_flow_store(self, record: VideoRecord, idx: list[np.ndarray], first: int,
+                         size: tuple[int, int]) -> list[np.ndarray]:
+        flat = np.concatenate(idx) + first
+        return list(self.flow.read(record.path, flat, size).reshape(len(idx), -1, *size, 2))
 
 
 def _trim(frames: np.ndarray, times: np.ndarray, record: VideoRecord) -> np.ndarray:
@@ -244,18 +217,18 @@ class PairClipDataset(_ClipDataset):
         source: ClipSource,
         clip_frames: int = 8,
         stride: int = 2,
-        min_gap_sec: float = 0.5,
-        max_gap_sec: float = 10.0,
+        min_clip_gap_sec: float = 0.5,
+        max_clip_gap_sec: float = 10.0,
     ):
         super().__init__(records, source, clip_frames, stride)
-        self.min_gap_sec = min_gap_sec
-        self.max_gap_sec = max_gap_sec
+        self.min_clip_gap_sec = min_clip_gap_sec
+        self.max_clip_gap_sec = max_clip_gap_sec
 
     def _starts(self, num_frames: int, fps: float) -> list[int]:
         # Seeded from torch so that DataLoader worker seeding and torch.manual_seed apply.
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ()).item()))
         return list(sample_pair_starts(num_frames, fps, self.clip_frames, self.stride,
-                                       self.min_gap_sec, self.max_gap_sec, rng))
+                                       self.min_clip_gap_sec, self.max_clip_gap_sec, rng))
 
 
 class MultiClipDataset(_ClipDataset):
@@ -294,5 +267,5 @@ def _centre(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 __all__ = [
-    "ClipSource", "FlowSpec", "PairClipDataset", "MultiClipDataset", "collate_clips",
+    "ClipSource", "FlowSource", "PairClipDataset", "MultiClipDataset", "collate_clips",
 ]

@@ -2,7 +2,7 @@
 
 A clip is ``clip_frames`` frames taken every ``stride`` frames, so it spans
 ``(clip_frames - 1) * stride + 1`` source frames. Pretraining draws two clips of one
-video whose start times are ``min_gap_sec``..``max_gap_sec`` apart (the released MoDist
+video whose start times are ``min_clip_gap_sec``..``max_clip_gap_sec`` apart (the released MoDist
 default is 0.5-10 s), clamped when the video is too short.
 """
 
@@ -27,8 +27,8 @@ def sample_pair_starts(
     fps: float,
     clip_frames: int,
     stride: int,
-    min_gap_sec: float,
-    max_gap_sec: float,
+    min_clip_gap_sec: float,
+    max_clip_gap_sec: float,
     rng: np.random.Generator,
 ) -> tuple[int, int]:
     """Start frames of two clips whose start times are min..max seconds apart.
@@ -38,8 +38,8 @@ def sample_pair_starts(
     """
     last_start = max(num_frames - clip_span(clip_frames, stride), 0)
     fps = fps if fps > 0 else 30.0
-    lo = int(round(min_gap_sec * fps))
-    hi = int(round(max_gap_sec * fps))
+    lo = int(round(min_clip_gap_sec * fps))
+    hi = int(round(max_clip_gap_sec * fps))
     hi = min(hi, last_start)
     lo = min(lo, hi)
     gap = int(rng.integers(lo, hi + 1))
@@ -86,15 +86,15 @@ def segment_bounds(
 def sample_pair_start_times(
     duration: float,
     clip_sec: float,
-    min_gap_sec: float,
-    max_gap_sec: float,
+    min_clip_gap_sec: float,
+    max_clip_gap_sec: float,
     rng: np.random.Generator,
     offset_sec: float = 0.0,
 ) -> tuple[float, float]:
     """Start times of two clips ``min..max`` seconds apart within ``duration`` seconds.
 
     Like :func:`sample_pair_starts` in seconds: the gap is uniform within what the video
-    allows, and a video too short for ``min_gap_sec`` gets the largest gap it has room
+    allows, and a video too short for ``min_clip_gap_sec`` gets the largest gap it has room
     for. ``offset_sec`` shifts both (the start of a record's segment).
 
     Example:
@@ -103,8 +103,8 @@ def sample_pair_start_times(
         True
     """
     last_start = max(duration - clip_sec, 0.0)
-    hi = min(max_gap_sec, last_start)
-    lo = min(min_gap_sec, hi)
+    hi = min(max_clip_gap_sec, last_start)
+    lo = min(min_clip_gap_sec, hi)
     gap = float(rng.uniform(lo, hi)) if hi > lo else hi
     first = float(rng.uniform(0.0, last_start - gap)) if last_start > gap else 0.0
     if rng.random() < 0.5:

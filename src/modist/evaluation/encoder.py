@@ -25,7 +25,8 @@ from typing import Any
 from torch import nn
 
 from modist.config import DataConfig, MotionConfig
-from modist.data.clips import ClipSource, FlowSpec
+from modist.data.clips import ClipSource
+from modist.flow.sources import EstimatedFlow
 from modist.errors import ConfigError, DataError
 
 _DATA = DataConfig()
@@ -71,10 +72,11 @@ class EvalEncoder:
                 raise ConfigError(f"--{key.replace('_', '-')} must be positive, got {value}")
         return replace(self, **changes)
 
-    def clip_source(self, cache_videos: int = 0) -> ClipSource:
+    def clip_source(self, frame_cache: int = 0) -> ClipSource:
         """Decoder (+ flow estimator for a motion encoder) matching this encoder."""
-        flow = FlowSpec(self.motion.method, self.motion.preset, self.motion.gap) if self.modality == "motion" else None
-        return ClipSource(flow, short_side=self.short_side, cache_videos=cache_videos)
+        flow = (EstimatedFlow(self.motion.estimator, self.motion.preset, self.motion.flow_gap)
+                if self.modality == "motion" else None)
+        return ClipSource(flow, short_side=self.short_side, frame_cache=frame_cache)
 
     def fingerprint(self) -> str:
         """Identifies the weights and clip settings (a feature-cache key); '' for no weights."""
@@ -93,7 +95,7 @@ class EvalEncoder:
                "crop_size": self.crop_size, "short_side": self.short_side}
         if self.modality == "motion":
             m = self.motion
-            out["motion"] = {"method": m.method, "preset": m.preset, "gap": m.gap, "encoding": m.encoding,
+            out["motion"] = {"estimator": m.estimator, "preset": m.preset, "flow_gap": m.flow_gap, "encoding": m.encoding,
                              "max_flow": m.max_flow, "edge_max": m.edge_max}
         return out
 

@@ -107,11 +107,11 @@ def finetune(
     device: torch.device | str = "cpu",
     num_workers: int = 0,
     progress: bool = True,
-    cache_videos: int = 0,
+    frame_cache: int = 0,
 ) -> FinetuneResult:
     """Finetune a copy of ``encoder.backbone`` on ``train_records``, then test each split.
 
-    ``cache_videos > 0`` keeps that many decoded videos in memory between epochs (small datasets).
+    ``frame_cache > 0`` keeps that many decoded videos in memory between epochs (small datasets).
     """
     if len(train_records) < 2:
         raise DataError(f"finetune: the training split has {len(train_records)} video(s); at least 2 are needed")
@@ -121,7 +121,7 @@ def finetune(
     torch.manual_seed(recipe.seed)
     model = VideoClassifier(copy.deepcopy(encoder.backbone), num_classes, recipe.dropout).to(device)
     m = encoder.motion
-    source = encoder.clip_source(cache_videos)
+    source = encoder.clip_source(frame_cache)
     clips = RandomClipDataset(train_records, source, encoder.clip_frames, encoder.stride)
     batch_size = min(recipe.batch_size, len(train_records))
     loader = DataLoader(clips, batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate_clips,

@@ -16,7 +16,7 @@ import torch
 
 from modist.data.records import VideoDataset
 from modist.errors import ConfigError, DataError
-from modist.evaluation.cache import FeatureCache, cache_key
+from modist.evaluation.feature_cache import FeatureCache, cache_key
 from modist.evaluation.encoder import EvalEncoder
 from modist.evaluation.features import ViewFeatures, extract_view_features
 from modist.evaluation.finetune import FinetuneRecipe, FinetuneResult, finetune
@@ -44,7 +44,7 @@ class EvalSpec:
     device: str = "auto"
     cache_dir: str | None = None  # None: <run dir>/feature_cache; "" disables the cache
     num_workers: int = 0
-    cache_videos: int = 0  # decoded videos kept in memory (finetuning reads each video every epoch)
+    frame_cache: int = 0  # decoded videos kept in memory (finetuning reads each video every epoch)
     progress: bool = True
     seed: int = 0
 
@@ -168,7 +168,7 @@ def run_finetune(encoder: EvalEncoder, spec: EvalSpec, recipe: FinetuneRecipe = 
     train_ds, tests = load_splits(spec)
     result = finetune(encoder, train_ds.records, {s: ds.records for s, ds in tests.items()},
                       len(train_ds.class_names), recipe, pick_device(spec.device), spec.num_workers, spec.progress,
-                      spec.cache_videos)
+                      spec.frame_cache)
     meta = _meta(encoder, spec, checkpoint)
     meta.update({"recipe": asdict(recipe), "from_scratch": encoder.weights is None, "steps": len(result.history),
                  "skipped_train": result.skipped_train, "seconds": round(time.perf_counter() - started, 1)})

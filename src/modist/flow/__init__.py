@@ -4,12 +4,12 @@ Example:
     >>> import numpy as np
     >>> from modist.flow import estimate, flow_to_color
     >>> a = np.zeros((32, 32, 3), np.uint8)
-    >>> flow_to_color(estimate(a, a, method="dis")).shape
+    >>> flow_to_color(estimate(a, a, estimator="dis")).shape
     (32, 32, 3)
 """
 
-from modist.flow.cache import load_cached_flow, open_cached_flow
-from modist.flow.colour import flow_to_color
+from modist.flow.store import load_stored_flow, open_stored_flow
+from modist.flow.color import flow_to_color
 from modist.flow.encodings import (
     MOTION_KINDS,
     dequantize_flow,
@@ -18,12 +18,12 @@ from modist.flow.encodings import (
     motion_channels,
     quantize_flow,
 )
-from modist.flow.estimate import METHODS, estimate, estimate_batch
+from modist.flow.estimate import FLOW_ESTIMATORS, estimate, estimate_batch
 from modist.flow.flo import read_flo, write_flo
 from modist.flow.metrics import endpoint_error
 
 __all__ = [
-    "METHODS",
+    "FLOW_ESTIMATORS",
     "MOTION_KINDS",
     "dequantize_flow",
     "encode_motion",
@@ -32,8 +32,8 @@ __all__ = [
     "estimate_batch",
     "flow_edges_uint8",
     "flow_to_color",
-    "load_cached_flow",
-    "open_cached_flow",
+    "load_stored_flow",
+    "open_stored_flow",
     "motion_channels",
     "quantize_flow",
     "read_flo",

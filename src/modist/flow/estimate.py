@@ -1,10 +1,10 @@
-"""One entry point for every flow method: :func:`estimate` (one pair) and :func:`estimate_batch`.
+"""One entry point for every flow estimator: :func:`estimate` (one pair) and :func:`estimate_batch`.
 
 Frames are uint8 RGB ``[H, W, 3]``; flow is float32 ``[H, W, 2]`` = (dx, dy) in pixels
 from ``frame0`` to ``frame1``, i.e. ``frame1[y + dy, x + dx] ~ frame0[y, x]``.
 
 =============  ==================================================================
-method         what / options
+estimator         what / options
 =============  ==================================================================
 ``dis``        OpenCV DIS; ``preset`` in ultrafast / fast (default) / medium
 ``farneback``  OpenCV Farneback; see ``opencv.FARNEBACK_DEFAULTS``
@@ -17,7 +17,7 @@ Example:
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> a = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    >>> estimate(a, a, method="dis").shape
+    >>> estimate(a, a, estimator="dis").shape
     (64, 64, 2)
 """
 
@@ -30,22 +30,22 @@ import numpy as np
 
 from modist.errors import FlowError
 
-# method -> (module, single-pair function, batched function or None)
-_METHODS: dict[str, tuple[str, str, str | None]] = {
+# estimator -> (module, single-pair function, batched function or None)
+_ESTIMATORS: dict[str, tuple[str, str, str | None]] = {
     "dis": ("modist.flow.opencv", "dis", None),
     "farneback": ("modist.flow.opencv", "farneback", None),
     "tvl1": ("modist.flow.opencv", "tvl1", None),
     "torch_tvl1": ("modist.flow.torch_tvl1", "estimate_pair", "estimate_batch"),
     "raft": ("modist.flow.raft", "estimate_pair", "estimate_batch"),
 }
-METHODS = tuple(_METHODS)
+FLOW_ESTIMATORS = tuple(_ESTIMATORS)
 
 
-def _lookup(method: str) -> tuple[Callable[..., np.ndarray], Callable[..., np.ndarray] | None]:
+def _lookup(estimator: str) -> tuple[Callable[..., np.ndarray], Callable[..., np.ndarray] | None]:
     try:
-        module_name, single, batched = _METHODS[method]
+        module_name, single, batched = _ESTIMATORS[estimator]
     except KeyError:
-        raise FlowError(f"unknown flow method {method!r}; choose from {', '.join(METHODS)}") from None
+        raise FlowError(f"unknown flow estimator {estimator!r}; choose from {', '.join(FLOW_ESTIMATORS)}") from None
     module = importlib.import_module(module_name)
     return getattr(module, single), (getattr(module, batched) if batched else None)
 
@@ -63,21 +63,21 @@ def _check_frames(frame0: np.ndarray, frame1: np.ndarray, ndim: int) -> None:
         raise FlowError(f"frame shapes differ: {frame0.shape} vs {frame1.shape}")
 
 
-def estimate(frame0: np.ndarray, frame1: np.ndarray, method: str = "dis", **options: Any) -> np.ndarray:
+def estimate(frame0: np.ndarray, frame1: np.ndarray, estimator: str = "dis", **options: Any) -> np.ndarray:
     """Flow ``frame0 -> frame1`` as float32 ``[H, W, 2]``; raises FlowError on bad input."""
-    single, _ = _lookup(method)
+    single, _ = _lookup(estimator)
     _check_frames(frame0, frame1, 3)
     return single(frame0, frame1, **options)
 
 
 def estimate_batch(
-    frames0: np.ndarray, frames1: np.ndarray, method: str = "dis", **options: Any
+    frames0: np.ndarray, frames1: np.ndarray, estimator: str = "dis", **options: Any
 ) -> np.ndarray:
     """Flow for ``N`` pairs: uint8 ``[N, H, W, 3]`` x2 -> float32 ``[N, H, W, 2]``.
 
-    Batched methods (torch_tvl1, raft) process all pairs at once; OpenCV methods loop.
+    Batched estimators (torch_tvl1, raft) process all pairs at once; OpenCV estimators loop.
     """
-    single, batched = _lookup(method)
+    single, batched = _lookup(estimator)
     _check_frames(frames0, frames1, 4)
     if batched is not None:
         return batched(frames0, frames1, **options)

@@ -49,14 +49,14 @@ def _cached(key: tuple, create: Callable[[], Any]) -> Any:
     return obj
 
 
-def _merge(method: str, defaults: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+def _merge(estimator: str, defaults: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     options = dict(options)
     if "lambda" in options:  # ``lambda`` is a keyword in Python; accept it via **{"lambda": x}
         options["lambda_"] = options.pop("lambda")
     unknown = sorted(set(options) - set(defaults))
     if unknown:
         raise FlowError(
-            f"flow method {method!r}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(defaults)}"
+            f"flow estimator {estimator!r}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(defaults)}"
         )
     return {**defaults, **options}
 
@@ -73,7 +73,7 @@ def _as_flow(flow: np.ndarray) -> np.ndarray:
 def dis(frame0: np.ndarray, frame1: np.ndarray, preset: str = "fast") -> np.ndarray:
     """Dense Inverse Search (Kroeger et al., ECCV 2016) with an OpenCV preset."""
     if preset not in DIS_PRESETS:
-        raise FlowError(f"flow method 'dis': unknown preset {preset!r}; choose from {', '.join(DIS_PRESETS)}")
+        raise FlowError(f"flow estimator 'dis': unknown preset {preset!r}; choose from {', '.join(DIS_PRESETS)}")
     algo = _cached(("dis", preset), lambda: cv2.DISOpticalFlow_create(DIS_PRESETS[preset]))
     # OpenCV lowers finest_scale for small images and keeps it lowered; restore the
     # preset's value so a cached object gives the same flow whatever it saw before.
@@ -98,7 +98,7 @@ def farneback(frame0: np.ndarray, frame1: np.ndarray, **options: Any) -> np.ndar
 def tvl1(frame0: np.ndarray, frame1: np.ndarray, **options: Any) -> np.ndarray:
     """Dual TV-L1 (Zach et al. 2007) from opencv-contrib; options as in TVL1_DEFAULTS."""
     if not hasattr(cv2, "optflow"):
-        raise FlowError("flow method 'tvl1' needs opencv-contrib-python(-headless) (cv2.optflow is missing)")
+        raise FlowError("flow estimator 'tvl1' needs opencv-contrib-python(-headless) (cv2.optflow is missing)")
     p = _merge("tvl1", TVL1_DEFAULTS, options)
     key = ("tvl1", *sorted(p.items()))
     algo = _cached(

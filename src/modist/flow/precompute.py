@@ -1,9 +1,9 @@
 """Precompute motion input (quantised flow) for every video of a dataset, sharded and resumable.
 
-Each video becomes one cache file (see :mod:`modist.flow.cache`). Videos are split over
+Each video becomes one store file (see :mod:`modist.flow.store`). Videos are split over
 shards by position in the sorted, de-duplicated path list (``paths[shard::num_shards]``),
 with shard / count from ``--shard/--num-shards`` or torchrun's ``RANK`` / ``WORLD_SIZE``.
-A video whose cache file opens with the same settings is skipped; a damaged or
+A video whose store file opens with the same settings is skipped; a damaged or
 differently-computed one is redone. An unreadable video is counted and reported, never
 fatal to the run.
 
@@ -27,23 +27,23 @@ from tqdm import tqdm
 
 from modist.atomic import write_json
 from modist.errors import ConfigError, DataError, ModistError
-from modist.flow.cache import CachedFlow, FlowCacheWriter, cache_path
+from modist.flow.store import StoredFlow, FlowStoreWriter, store_path
 from modist.flow.estimate import estimate_batch
 
 
 @dataclass(frozen=True)
 class PrecomputeSettings:
-    method: str = "dis"
+    estimator: str = "dis"
     options: dict[str, Any] = field(default_factory=dict)
-    gap: int = 1
+    flow_gap: int = 1
     short_side: int | None = None
     max_flow: float = 20.0
     chunk: int = 64  # pairs per stored chunk (and per estimate_batch call)
     compress_level: int = 6  # deflate level: 1 is 3x faster to write, 60 % larger
 
     def identity(self) -> dict[str, Any]:
-        """What must match for an existing cache file to be reused."""
-        return {"method": self.method, "options": dict(self.options), "gap": self.gap, "short_side": self.short_side}
+        """What must match for an existing store file to be reused."""
+        return {"estimator": self.estimator, "options": dict(self.options), "flow_gap": self.flow_gap, "short_side": self.short_side}
 
 
 @dataclass
@@ -74,7 +74,7 @@ def _reusable(path: Path, settings: PrecomputeSettings) -> str:
     if not path.exists():
         return "missing"
     try:
-        with CachedFlow(path) as cached:
+        with StoredFlow(path) as cached:
             if cached.settings != settings.identity() or cached.meta.get("max_flow") != settings.max_flow:
                 return "other settings"
     except DataError:
@@ -83,30 +83,30 @@ def _reusable(path: Path, settings: PrecomputeSettings) -> str:
 
 
 def precompute_video(video_path: str, out_path: Path, settings: PrecomputeSettings) -> VideoResult:
-    """Compute and store the flow of one video (pairs ``(i, i + gap)`` on the nominal frame grid)."""
+    """Compute and store the flow of one video (pairs ``(i, i + flow_gap)`` on the nominal frame grid)."""
     from modist.data.video import VideoReader
 
     reason = _reusable(out_path, settings)
     if reason == "ok":
-        with CachedFlow(out_path) as cached:
+        with StoredFlow(out_path) as cached:
             size, duration = out_path.stat().st_size, cached.num_pairs / max(cached.fps, 1e-6)
             return VideoResult(video_path, "skipped", cached.num_pairs, size, 0.0, duration)
     start = time.perf_counter()
-    gap = settings.gap
+    flow_gap = settings.flow_gap
     try:
         with VideoReader(video_path, short_side=settings.short_side, threads=1) as reader:
-            num_pairs = reader.info.num_frames - gap
+            num_pairs = reader.info.num_frames - flow_gap
             if num_pairs < 1:
-                raise DataError(f"{video_path}: {reader.info.num_frames} frame(s), need more than --gap {gap}")
+                raise DataError(f"{video_path}: {reader.info.num_frames} frame(s), need more than --flow-gap {flow_gap}")
             fps = reader.fps or 30.0
-            writer = FlowCacheWriter(
+            writer = FlowStoreWriter(
                 out_path, settings.identity(), fps, max_flow=settings.max_flow, compress_level=settings.compress_level
             )
             with writer:
                 for first in range(0, num_pairs, settings.chunk):
                     last = min(first + settings.chunk, num_pairs)
-                    clip = reader.frames(np.arange(first, last + gap))
-                    flow = estimate_batch(clip.frames[:-gap], clip.frames[gap:], settings.method, **settings.options)
+                    clip = reader.frames(np.arange(first, last + flow_gap))
+                    flow = estimate_batch(clip.frames[:-flow_gap], clip.frames[flow_gap:], settings.estimator, **settings.options)
                     writer.add(flow, clip.times[: last - first])
     except ModistError as exc:
         return VideoResult(video_path, "failed", error=str(exc))
@@ -140,7 +140,7 @@ def precompute_videos(
 ) -> list[VideoResult]:
     """Precompute this shard's share of ``paths`` into ``out_dir``; one result per video."""
     mine = sorted(set(map(str, paths)))[shard::num_shards]
-    jobs = [(p, str(cache_path(out_dir, p)), settings) for p in mine]
+    jobs = [(p, str(store_path(out_dir, p)), settings) for p in mine]
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(jobs), desc=f"flow shard {shard}/{num_shards}", unit="video", disable=not progress)
     results: list[VideoResult] = []
@@ -187,9 +187,9 @@ def precompute_from_args(args: argparse.Namespace, options: dict[str, Any]) -> i
     if not 0 <= args.compress_level <= 9:
         raise ConfigError(f"--compress-level must be 0..9, got {args.compress_level}")
     settings = PrecomputeSettings(
-        args.method, options, args.gap, args.short_side, compress_level=args.compress_level
+        args.estimator, options, args.flow_gap, args.short_side, compress_level=args.compress_level
     )
-    estimate_batch(np.zeros((1, 16, 16, 3), np.uint8), np.zeros((1, 16, 16, 3), np.uint8), args.method, **options)
+    estimate_batch(np.zeros((1, 16, 16, 3), np.uint8), np.zeros((1, 16, 16, 3), np.uint8), args.estimator, **options)
     wall = time.perf_counter()
     results = precompute_videos([r.path for r in dataset.records], args.out, settings, shard, num_shards, args.workers)
     summary = summarize(results)

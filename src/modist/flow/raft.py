@@ -51,7 +51,7 @@ def check_available(weights: str | os.PathLike | None = None) -> Path:
     path, w_problem = _resolve_weights(weights)
     problems = [p for p in (tv_problem, w_problem) if p]
     if problems:
-        raise FlowError(f"flow method 'raft' unavailable: {'; '.join(problems)}")
+        raise FlowError(f"flow estimator 'raft' unavailable: {'; '.join(problems)}")
     assert path is not None
     return path
 
@@ -63,7 +63,7 @@ def _load_model(path: Path, size: str, device: torch.device) -> torch.nn.Module:
             return _models[key]
         optical_flow, _ = _import_torchvision_raft()
         if size not in ("large", "small"):
-            raise FlowError(f"flow method 'raft': model must be 'large' or 'small', got {size!r}")
+            raise FlowError(f"flow estimator 'raft': model must be 'large' or 'small', got {size!r}")
         model = (optical_flow.raft_large if size == "large" else optical_flow.raft_small)(weights=None)
         try:
             if path.suffix == ".safetensors":

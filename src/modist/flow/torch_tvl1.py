@@ -235,7 +235,7 @@ def estimate_batch(
     if rest:
         names = ", ".join(f.name for f in dataclasses.fields(TVL1Params))
         raise FlowError(
-            f"flow method 'torch_tvl1': unknown option(s) {', '.join(sorted(rest))}; "
+            f"flow estimator 'torch_tvl1': unknown option(s) {', '.join(sorted(rest))}; "
             f"valid: device, batch_size, iterations, lambda, {names}"
         )
     dev = _device(device)

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from modist.atomic import atomic_path
 from modist.errors import ConfigError
-from modist.flow.colour import flow_to_color
+from modist.flow.color import flow_to_color
 from modist.flow.encodings import flow_edges_uint8
 from modist.flow.estimate import estimate
 
@@ -25,16 +25,16 @@ FORMATS = (".gif", ".mp4")
 
 
 def flow_panels(
-    frames: np.ndarray, method: str = "dis", gap: int = 1, progress: bool = False, **options: Any
+    frames: np.ndarray, estimator: str = "dis", flow_gap: int = 1, progress: bool = False, **options: Any
 ) -> np.ndarray:
-    """uint8 ``[T, H, W, 3]`` -> ``[T - gap, H, 3 W, 3]`` panels for pairs ``(t, t + gap)``.
+    """uint8 ``[T, H, W, 3]`` -> ``[T - flow_gap, H, 3 W, 3]`` panels for pairs ``(t, t + flow_gap)``.
 
     Colours share one normalisation for the whole video (the 99th percentile of flow
     magnitude), so brightness means the same speed in every frame.
     """
-    pairs = range(len(frames) - gap)
+    pairs = range(len(frames) - flow_gap)
     flows = [
-        estimate(frames[t], frames[t + gap], method=method, **options)
+        estimate(frames[t], frames[t + flow_gap], estimator=estimator, **options)
         for t in tqdm(pairs, desc="flow", unit="pair", disable=not progress)
     ]
     if not flows:

@@ -8,7 +8,7 @@ key encoders come from one of three sources (``method.key_bn``):
 * ``shuffle``: the key inputs of all ranks are gathered, shuffled by a permutation
   broadcast from rank 0, each rank encodes its share and the keys are gathered and
   unshuffled (MoCo's shuffle-BN). In one process the existing within-process
-  grouped shuffle (:func:`modist.methods.modist.forward_shuffled`) stands in.
+  grouped shuffle (:func:`modist.methods.motion_distill.forward_shuffled`) stands in.
 * ``sync``: the key encoders' batch norm spans the global batch (the trainer converts
   them to synchronised batch norm); each rank encodes its own share.
 * ``local``: each rank encodes its own share with its own statistics.

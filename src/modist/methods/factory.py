@@ -5,7 +5,7 @@ from __future__ import annotations
 from modist.config import PretrainConfig
 from modist.errors import ConfigError
 from modist.methods.base import Method
-from modist.methods.modist import LossWeights, MoDist
+from modist.methods.motion_distill import LossWeights, MoDist
 from modist.methods.supervised import Supervised
 from modist.models import build_pathway
 from modist.models.resnet3d import build_backbone

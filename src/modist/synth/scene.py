@@ -23,7 +23,7 @@ import numpy as np
 from modist.synth.classes import Motion, sample_motion
 from modist.synth.config import SynthConfig
 from modist.synth.shapes import actor_outline
-from modist.synth.textures import render_actor_texture, render_background, vivid_colour
+from modist.synth.textures import render_actor_texture, render_background, vivid_color
 
 ACTOR_SIZE = (14.0, 22.0)  # px width at scale 1 (64 px frame)
 DISTRACTOR_SIZE = (6.0, 10.0)
@@ -104,7 +104,7 @@ def plan_video(config: SynthConfig, label: int, background: int, rng: np.random.
     for _ in range(config.num_distractors):
         d_outline = actor_outline(distractor_rng, distractor_rng.uniform(*DISTRACTOR_SIZE) * unit)
         d_path = _random_walk(distractor_rng, frames, size, unit) + pan
-        colour = vivid_colour(distractor_rng) * distractor_rng.uniform(0.5, 1.0)
+        colour = vivid_color(distractor_rng) * distractor_rng.uniform(0.5, 1.0)
         distractors.append((d_outline, d_path, tuple(float(c) for c in colour)))
 
     return VideoPlan(

@@ -90,21 +90,21 @@ def render_actor_texture(height: int, width: int, rng: np.random.Generator, peri
     return (first + pattern[..., None] * (second - first)).astype(np.uint8)
 
 
-def vivid_colour(rng: np.random.Generator) -> np.ndarray:
+def vivid_color(rng: np.random.Generator) -> np.ndarray:
     """A saturated, fairly bright RGB colour (float32 [3])."""
     hsv = np.array([[[rng.uniform(0, 180), rng.uniform(170, 255), rng.uniform(190, 255)]]], np.float32)
     return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
 
 
 def _vivid_pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    first = vivid_colour(rng)
+    first = vivid_color(rng)
     # The second colour is a dark shade of the first or a vivid colour of another hue,
     # so the texture (and thus rotation) stays visible on every actor.
     if rng.random() < 0.5:
         return first, first * rng.uniform(0.15, 0.4)
-    second = vivid_colour(rng)
+    second = vivid_color(rng)
     while np.abs(second - first).sum() < 150:
-        second = vivid_colour(rng)
+        second = vivid_color(rng)
     return first, second
 
 

@@ -23,10 +23,11 @@ from tqdm.auto import tqdm
 
 from modist.config import PretrainConfig, to_dict, to_yaml
 from modist.data.augment import PairedAugment
-from modist.data.clips import ClipSource, FlowSpec, PairClipDataset, collate_clips
+from modist.data.clips import ClipSource, PairClipDataset, collate_clips
 from modist.data.records import VideoDataset
 from modist.errors import DataError
 from modist.flow import motion_channels
+from modist.flow.sources import EstimatedFlow, FlowFromStore
 from modist.methods import Method
 from modist.methods.base import Batch
 from modist.training.build import build_training_method
@@ -83,9 +84,13 @@ def build_input_pipeline(cfg: PretrainConfig, train: bool = True) -> InputPipeli
 
 
 def build_clip_source(cfg: PretrainConfig, with_motion: bool) -> ClipSource:
-    cache_dir = cfg.motion.cache_dir if cfg.motion.source == "cache" else ""
-    flow = FlowSpec(cfg.motion.method, cfg.motion.preset, cfg.motion.gap, cache_dir) if with_motion else None
-    return ClipSource(flow, short_side=cfg.data.short_side, cache_videos=cfg.data.cache_videos)
+    m = cfg.motion
+    flow = None
+    if with_motion and m.source == "store":
+        flow = FlowFromStore(m.flow_store, m.flow_gap)
+    elif with_motion:
+        flow = EstimatedFlow(m.estimator, m.preset, m.flow_gap)
+    return ClipSource(flow, short_side=cfg.data.short_side, frame_cache=cfg.data.frame_cache)
 
 
 def _truncate(batch: dict, n: int) -> dict:
@@ -151,7 +156,7 @@ def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, desc: str | Non
 
     source = build_clip_source(cfg, method.needs_motion)
     clips = PairClipDataset(dataset.records, source, cfg.data.clip_frames, cfg.data.stride,
-                            cfg.data.min_gap_sec, cfg.data.max_gap_sec)
+                            cfg.data.min_clip_gap_sec, cfg.data.max_clip_gap_sec)
     sampler = GlobalBatchSampler(len(clips), t.batch_size, env.world_size, env.rank, t.seed, start_batch=start_batch)
     loader = DataLoader(SeededItems(clips, t.seed), batch_size=t.batch_size, sampler=sampler,
                         num_workers=cfg.data.num_workers, collate_fn=collate_clips,

@@ -3,9 +3,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from modist.methods import modist as modist_module
+from modist.methods import motion_distill
 from modist.methods.base import Batch
-from modist.methods.modist import LossWeights, MoDist, forward_shuffled
+from modist.methods.motion_distill import LossWeights, MoDist, forward_shuffled
 
 
 class RowEncoder(nn.Module):
@@ -35,14 +35,14 @@ def test_cross_modal_terms_pair_each_query_with_its_own_videos_key(monkeypatch, 
     method = MoDist(visual, motion, LossWeights(vv=1, mm=1, vm=1, mv=1), embed_dim=4, queue_size=16,
                     shuffle_bn_groups=2, cross_view=cross_view)
     calls = {}
-    real = modist_module.info_nce
+    real = motion_distill.info_nce
 
     def spy(query, key, queue, temperature):
         name = {0: "vv", 1: "mm", 2: "vm", 3: "mv"}[len(calls)]
         calls[name] = (query.detach(), key.detach(), queue)
         return real(query, key, queue, temperature)
 
-    monkeypatch.setattr(modist_module, "info_nce", spy)
+    monkeypatch.setattr(motion_distill, "info_nce", spy)
     rgb = torch.randn(2, b, 3, t, s, s)
     flow = torch.randn(2, b, c, t, s, s)
     method.training_step(Batch(rgb, flow, torch.full((b,), -1)))

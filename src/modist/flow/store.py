@@ -1,6 +1,6 @@
-"""On-disk cache of precomputed flow: one zip (``.npz``-style) file per video.
+"""On-disk store of precomputed flow: one zip (``.npz``-style) file per video.
 
-Layout of ``<cache_dir>/<stem>.<hash>.flow.npz`` (``hash`` = SHA-1 of the video's resolved
+Layout of ``<store_dir>/<stem>.<hash>.flow.npz`` (``hash`` = SHA-1 of the video's resolved
 path, so equal file names in different folders never collide):
 
 * ``chunk_00000.npy``, ``chunk_00001.npy``, ...: uint8 ``[n, 2, H, W]`` quantised (dx, dy)
@@ -8,7 +8,7 @@ path, so equal file names in different folders never collide):
   is the ``[..., 2, H, W]`` layout of :func:`modist.flow.encodings.encode_motion`),
   ``q = round((clip(f, -m, m) + m) * 255 / (2 m))`` with ``m = max_flow`` (see
   :func:`modist.flow.encodings.quantize_flow`), deflate-compressed.
-  Pair ``i`` is the flow from nominal frame ``i`` (time ``i / fps``) to frame ``i + gap``.
+  Pair ``i`` is the flow from nominal frame ``i`` (time ``i / fps``) to frame ``i + flow_gap``.
 * ``times.npy``: float64 time in seconds of each pair's first frame.
 * ``meta.json``, written last: settings, ``num_pairs``, ``chunk_sizes``, size, fps.
 
@@ -19,9 +19,9 @@ Chunks let a training loader read only the pairs of one clip.
 Example:
     >>> import numpy as np, tempfile
     >>> d = tempfile.mkdtemp()
-    >>> with FlowCacheWriter(cache_path(d, "v.mp4"), {"method": "dis"}, fps=30.0) as w:
+    >>> with FlowStoreWriter(store_path(d, "v.mp4"), {"estimator": "dis"}, fps=30.0) as w:
     ...     w.add(np.zeros((3, 8, 8, 2), np.float32), times=np.arange(3) / 30)
-    >>> load_cached_flow(d, "v.mp4").shape
+    >>> load_stored_flow(d, "v.mp4").shape
     (3, 8, 8, 2)
 """
 
@@ -41,19 +41,19 @@ from modist.atomic import atomic_path
 from modist.errors import DataError
 from modist.flow.encodings import dequantize_flow, quantize_flow
 
-CACHE_VERSION = 1
+STORE_VERSION = 2  # 2: settings keys "estimator" and "flow_gap"
 SUFFIX = ".flow.npz"
 
 
-def cache_path(cache_dir: str | os.PathLike, video_path: str | os.PathLike) -> Path:
-    """Where the cache of ``video_path`` lives inside ``cache_dir``."""
+def store_path(store_dir: str | os.PathLike, video_path: str | os.PathLike) -> Path:
+    """Where the store file of ``video_path`` lives inside ``store_dir``."""
     video = Path(video_path)
     digest = hashlib.sha1(str(video.resolve()).encode()).hexdigest()[:12]
-    return Path(cache_dir) / f"{video.stem}.{digest}{SUFFIX}"
+    return Path(store_dir) / f"{video.stem}.{digest}{SUFFIX}"
 
 
-class FlowCacheWriter:
-    """Stream chunks of flow into a cache file; it appears only after a clean ``close``."""
+class FlowStoreWriter:
+    """Stream chunks of flow into a store file; it appears only after a clean ``close``."""
 
     def __init__(
         self,
@@ -91,7 +91,7 @@ class FlowCacheWriter:
         self._zip.writestr("times.npy", buf.getvalue())
         h, w = self._shape or (0, 0)
         meta = {
-            "version": CACHE_VERSION, "settings": self.settings, "fps": self.fps, "max_flow": self.max_flow,
+            "version": STORE_VERSION, "settings": self.settings, "fps": self.fps, "max_flow": self.max_flow,
             "num_pairs": int(sum(self._sizes)), "chunk_sizes": self._sizes, "height": h, "width": w,
         }
         self._zip.writestr("meta.json", json.dumps(meta))
@@ -102,7 +102,7 @@ class FlowCacheWriter:
         self._zip.close()
         self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)  # removes the temp file
 
-    def __enter__(self) -> FlowCacheWriter:
+    def __enter__(self) -> FlowStoreWriter:
         return self
 
     def __exit__(self, exc_type: object, *_: object) -> None:
@@ -112,8 +112,8 @@ class FlowCacheWriter:
             self.abort()
 
 
-class CachedFlow:
-    """Read access to one cache file; raises DataError naming the file if it is damaged."""
+class StoredFlow:
+    """Read access to one store file; raises DataError naming the file if it is damaged."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -122,11 +122,11 @@ class CachedFlow:
             self.meta = json.loads(self._zip.read("meta.json"))
             self.times = np.load(io.BytesIO(self._zip.read("times.npy")))
         except FileNotFoundError:
-            raise DataError(f"{self.path}: no cached flow (run `modist flow DATASET --out DIR` first)") from None
+            raise DataError(f"{self.path}: no stored flow (run `modist flow DATASET --out DIR` first)") from None
         except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
-            raise DataError(f"{self.path}: damaged flow cache ({type(exc).__name__}: {exc})") from None
-        if self.meta.get("version") != CACHE_VERSION:
-            raise DataError(f"{self.path}: flow cache version {self.meta.get('version')} != {CACHE_VERSION}")
+            raise DataError(f"{self.path}: damaged flow store ({type(exc).__name__}: {exc})") from None
+        if self.meta.get("version") != STORE_VERSION:
+            raise DataError(f"{self.path}: flow store version {self.meta.get('version')} != {STORE_VERSION}")
         self._starts = np.concatenate([[0], np.cumsum(self.meta["chunk_sizes"])]).astype(int)
 
     @property
@@ -146,7 +146,7 @@ class CachedFlow:
             with self._zip.open(f"chunk_{i:05d}.npy") as fh:
                 return np.lib.format.read_array(fh, allow_pickle=False)
         except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
-            raise DataError(f"{self.path}: damaged flow cache chunk {i} ({type(exc).__name__})") from None
+            raise DataError(f"{self.path}: damaged flow store chunk {i} ({type(exc).__name__})") from None
 
     def read_quantized(self, start: int = 0, stop: int | None = None, channels_first: bool = False) -> np.ndarray:
         """uint8 ``[stop - start, H, W, 2]`` (or ``[.., 2, H, W]``) for pairs ``start..stop-1``.
@@ -176,28 +176,28 @@ class CachedFlow:
         try:
             bad = self._zip.testzip()
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise DataError(f"{self.path}: damaged flow cache ({type(exc).__name__})") from None
+            raise DataError(f"{self.path}: damaged flow store ({type(exc).__name__})") from None
         if bad is not None:
-            raise DataError(f"{self.path}: damaged flow cache member {bad}")
+            raise DataError(f"{self.path}: damaged flow store member {bad}")
 
     def close(self) -> None:
         self._zip.close()
 
-    def __enter__(self) -> CachedFlow:
+    def __enter__(self) -> StoredFlow:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
 
 
-def open_cached_flow(cache_dir: str | os.PathLike, video_path: str | os.PathLike) -> CachedFlow:
-    """The cache of ``video_path`` in ``cache_dir`` (DataError if missing or damaged)."""
-    return CachedFlow(cache_path(cache_dir, video_path))
+def open_stored_flow(store_dir: str | os.PathLike, video_path: str | os.PathLike) -> StoredFlow:
+    """The store file of ``video_path`` in ``store_dir`` (DataError if missing or damaged)."""
+    return StoredFlow(store_path(store_dir, video_path))
 
 
-def load_cached_flow(
-    cache_dir: str | os.PathLike, video_path: str | os.PathLike, start: int = 0, stop: int | None = None
+def load_stored_flow(
+    store_dir: str | os.PathLike, video_path: str | os.PathLike, start: int = 0, stop: int | None = None
 ) -> np.ndarray:
-    """float32 ``[N, H, W, 2]`` flow of ``video_path`` (pairs ``start..stop-1``) from ``cache_dir``."""
-    with open_cached_flow(cache_dir, video_path) as cached:
-        return cached.read(start, stop)
+    """float32 ``[N, H, W, 2]`` flow of ``video_path`` (pairs ``start..stop-1``) from ``store_dir``."""
+    with open_stored_flow(store_dir, video_path) as stored:
+        return stored.read(start, stop)

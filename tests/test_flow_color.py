@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from modist.flow import flow_to_color
-from modist.flow.colour import color_wheel
+from modist.flow.color import color_wheel
 
 
 def test_wheel_has_55_colours_starting_red():

@@ -1,0 +1,92 @@
+"""The two ways a clip gets its flow: estimated from its frames, or read from a flow store.
+
+Both implement :class:`modist.data.clips.FlowSource`, which the clip datasets take as an
+argument so that the data layer never imports flow code.
+
+Example:
+    >>> import numpy as np
+    >>> source = EstimatedFlow(estimator="dis", preset="ultrafast", flow_gap=2)
+    >>> frames = np.zeros((3, 16, 16, 3), np.uint8)
+    >>> source.estimate(frames, frames).shape, source.stored
+    ((3, 16, 16, 2), False)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from modist.errors import DataError, VideoReadError
+from modist.flow.estimate import estimate_batch
+from modist.flow.store import open_stored_flow
+
+
+@dataclass(frozen=True)
+class EstimatedFlow:
+    """Flow estimated on the fly from each frame and the frame ``flow_gap`` later."""
+
+    estimator: str = "dis"
+    preset: str = "fast"  # DIS only
+    flow_gap: int = 1
+    stored = False
+
+    def options(self) -> dict:
+        return {"preset": self.preset} if self.estimator == "dis" else {}
+
+    def estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
+        return estimate_batch(frames0, frames1, estimator=self.estimator, **self.options()).astype(np.float16)
+
+    def read(self, video_path: str, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        raise TypeError("EstimatedFlow computes flow from frames; it has no store to read")
+
+
+@dataclass(frozen=True)
+class FlowFromStore:
+    """Flow precomputed by ``modist flow DATASET --out store`` (:mod:`modist.flow.store`)."""
+
+    store: str
+    flow_gap: int = 1
+    stored = True
+
+    def estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
+        raise TypeError("FlowFromStore reads precomputed flow; it does not estimate")
+
+    def read(self, video_path: str, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Flow of absolute frame indices ``frames``, resized to ``size`` (H, W).
+
+        Pair ``i`` of a store is the flow from frame ``i`` to ``i + flow_gap``; when the
+        store was made at another resolution the field is resized and its vectors rescaled.
+        """
+        try:
+            with open_stored_flow(self.store, video_path) as stored:
+                made_with = int(stored.settings.get("flow_gap", 1))
+                if made_with != self.flow_gap:
+                    raise VideoReadError(f"{stored.path}: flow store made with flow_gap {made_with} "
+                                         f"but motion.flow_gap is {self.flow_gap}")
+                lo, hi = int(frames.min()), int(frames.max()) + 1
+                block = stored.read(lo, min(hi, stored.num_pairs))
+        except DataError as exc:
+            raise VideoReadError(str(exc)) from None
+        if len(block) == 0:
+            raise VideoReadError(f"{video_path}: flow store holds no pairs for the requested frames")
+        picked = block[np.minimum(frames - lo, len(block) - 1)]
+        return resize_flow(picked, size).astype(np.float16)
+
+
+def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize [N, h, w, 2] flow to ``size`` (H, W), scaling the vectors with the image.
+
+    Example:
+        >>> flow = np.ones((1, 4, 4, 2), np.float32)
+        >>> resize_flow(flow, (8, 2))[0, 0, 0].tolist()  # x halves, y doubles
+        [0.5, 2.0]
+    """
+    h, w = flow.shape[1:3]
+    if (h, w) == tuple(size):
+        return flow
+    out = np.stack([cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_LINEAR) for f in flow])
+    out[..., 0] *= size[1] / w
+    out[..., 1] *= size[0] / h
+    return out
