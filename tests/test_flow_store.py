@@ -56,7 +56,7 @@ def test_truncated_and_missing_files_raise_data_error(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match=f"{path.name}.*damaged"):
         StoredFlow(path)
-    with pytest.raises(DataError, match="no cached flow"):
+    with pytest.raises(DataError, match="no stored flow"):
         load_stored_flow(tmp_path, tmp_path / "other.mp4")
 
 
