@@ -9,8 +9,7 @@ import torch
 from modist.cli.main import main
 from modist.data.adapters import resolve_dataset
 from modist.evaluation.embed import embed, embed_videos
-from modist.models.resnet3d import build_backbone
-from modist.training.checkpoint import export_encoder
+from modist.models.encoder_io import EncoderSpec, save_encoder
 
 torch.set_num_threads(1)
 
@@ -19,10 +18,8 @@ def tiny_checkpoint(out_dir, modality: str = "rgb", seed: int = 0):
     """An exported random-init r3d_tiny (width 4) as pretraining writes it."""
     torch.manual_seed(seed)
     in_channels = 3 if modality == "rgb" else 1
-    backbone = build_backbone("r3d_tiny", in_channels=in_channels, base_width=4)
-    meta = {"arch": "r3d_tiny", "in_channels": in_channels, "width_divisor": 1.0, "base_width": 4,
-            "modality": modality, "method": "test", "clip_frames": 4, "stride": 2, "crop_size": 32}
-    export_encoder(out_dir, backbone, meta)
+    spec = EncoderSpec("r3d_tiny", in_channels, base_width=4, modality=modality)
+    save_encoder(out_dir, spec.build(), spec, {"method": "test", "clip_frames": 4, "stride": 2, "crop_size": 32})
     return out_dir
 
 

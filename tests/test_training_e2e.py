@@ -9,7 +9,8 @@ from modist.config import load_config
 from modist.configs import config_path
 from modist.evaluation.encoder import load_eval_encoder
 from modist.evaluation.runner import EvalSpec, run_frozen
-from modist.training.checkpoint import load_checkpoint, load_encoder
+from modist.models.encoder_io import load_encoder
+from modist.training.checkpoint import load_checkpoint
 from modist.training.trainer import pretrain
 
 from conftest import tiny_overrides

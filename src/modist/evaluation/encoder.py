@@ -1,7 +1,7 @@
 """The encoder under evaluation and the data settings it expects.
 
 A checkpoint is a run directory or an ``encoder.safetensors`` (see
-:func:`modist.training.checkpoint.load_encoder`); its ``encoder.json`` gives the
+:func:`modist.models.encoder_io.load_encoder`); its ``encoder.json`` gives the
 architecture, modality and clip shape. For a motion-modality encoder the flow
 estimator and motion encoding come from the run's ``config.yaml`` when it sits beside
 the weights; without it the training defaults apply, the encoding guessed from the
@@ -27,6 +27,7 @@ from torch import nn
 from modist.config import DataConfig, MotionConfig
 from modist.data.clips import ClipSource
 from modist.flow.sources import EstimatedFlow
+from modist.models.encoder_io import load_encoder
 from modist.errors import ConfigError, DataError
 
 _DATA = DataConfig()
@@ -112,8 +113,6 @@ def _run_config(weights: Path):
 
 def load_eval_encoder(checkpoint: str | os.PathLike) -> EvalEncoder:
     """Rebuild the encoder of a run directory or ``encoder.safetensors`` with its settings."""
-    from modist.training.checkpoint import load_encoder
-
     path = Path(checkpoint)
     if not path.exists():
         raise DataError(f"{path}: checkpoint not found")

@@ -3,13 +3,12 @@
 A run directory holds numbered checkpoints ``checkpoint-0001000.pt`` (method with its
 queues and key encoders, optimizer, scheduler, step, RNG states, config), of which
 the last ``train.keep_checkpoints`` are kept, ``checkpoint.pt`` (a hard link to the
-latest), the resolved ``config.yaml`` beside them; ``encoder.safetensors`` +
-``encoder.json`` hold the kept pathway alone for downstream use.
+latest), the resolved ``config.yaml`` beside them. The exported encoder
+(``encoder.safetensors`` + ``encoder.json``) is written by :mod:`modist.models.encoder_io`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -17,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from modist.atomic import atomic_path, write_json, write_text
+from modist.atomic import atomic_path, write_text
 from modist.errors import DataError
 
 
@@ -89,30 +87,3 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # pickle/zip errors on truncated or foreign files
         raise DataError(f"{path}: not a readable modist checkpoint ({str(exc).splitlines()[0]})") from None
-
-
-def export_encoder(out_dir: str | os.PathLike, encoder: torch.nn.Module, meta: dict[str, Any]) -> Path:
-    """Save the backbone's weights as safetensors and how to rebuild it as JSON."""
-    out_dir = Path(out_dir)
-    weights = out_dir / "encoder.safetensors"
-    tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    with atomic_path(weights) as tmp:
-        save_file(tensors, str(tmp))
-    write_json(out_dir / "encoder.json", meta)
-    return weights
-
-
-def load_encoder(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild an exported backbone from ``encoder.safetensors`` (or its run directory)."""
-    from modist.models.resnet3d import build_backbone
-
-    path = Path(path)
-    weights = path / "encoder.safetensors" if path.is_dir() else path
-    meta_path = weights.with_name("encoder.json")
-    if not weights.is_file() or not meta_path.is_file():
-        raise DataError(f"{weights}: encoder weights or {meta_path.name} not found")
-    meta = json.loads(meta_path.read_text())
-    encoder = build_backbone(meta["arch"], in_channels=meta["in_channels"], width_divisor=meta.get("width_divisor", 1.0),
-                             base_width=meta["base_width"])
-    encoder.load_state_dict(load_file(str(weights)))
-    return encoder, meta

@@ -31,7 +31,8 @@ from modist.flow.sources import EstimatedFlow, FlowFromStore
 from modist.methods import Method
 from modist.methods.base import Batch
 from modist.training.build import build_training_method
-from modist.training.checkpoint import export_encoder, remove_checkpoints, save_step_checkpoint
+from modist.models.encoder_io import EncoderSpec, save_encoder
+from modist.training.checkpoint import remove_checkpoints, save_step_checkpoint
 from modist.training.distributed import (
     DistEnv, gather_objects, mean_across_ranks, min_across_ranks, setup_distributed, teardown_distributed,
 )
@@ -257,12 +258,14 @@ def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, desc: str | Non
 
 def _export(out_dir: Path, cfg: PretrainConfig, method: Method) -> None:
     rgb = method.eval_modality == "rgb"
-    export_encoder(out_dir, method.eval_encoder(), {
-        "arch": cfg.model.arch if rgb else (cfg.model.motion_arch or cfg.model.arch),
-        "in_channels": 3 if rgb else motion_channels(cfg.motion.encoding),
-        "width_divisor": 1.0 if rgb else cfg.model.motion_width_divisor,
-        "base_width": cfg.model.base_width,
-        "modality": method.eval_modality,
+    spec = EncoderSpec(
+        arch=cfg.model.arch if rgb else (cfg.model.motion_arch or cfg.model.arch),
+        in_channels=3 if rgb else motion_channels(cfg.motion.encoding),
+        width_divisor=1.0 if rgb else cfg.model.motion_width_divisor,
+        base_width=cfg.model.base_width,
+        modality=method.eval_modality,
+    )
+    save_encoder(out_dir, method.eval_encoder(), spec, {
         "method": cfg.method.name,
         "clip_frames": cfg.data.clip_frames,
         "stride": cfg.data.stride,

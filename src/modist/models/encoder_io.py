@@ -1,0 +1,89 @@
+"""The exported encoder: one backbone's weights (safetensors) and how to rebuild it (JSON).
+
+A finished run (and ``modist export``) writes ``encoder.safetensors`` with ``encoder.json``
+beside it. The JSON holds the :class:`EncoderSpec` (architecture, input channels, width,
+modality) plus what the encoder was trained on (method, clip shape). Loading never unpickles.
+
+Example:
+    >>> import tempfile
+    >>> from modist.models.resnet3d import build_backbone
+    >>> spec = EncoderSpec(arch="r3d_tiny", in_channels=3, base_width=4)
+    >>> d = tempfile.mkdtemp()
+    >>> _ = save_encoder(d, spec.build(), spec, {"method": "rgb_only"})
+    >>> encoder, meta = load_encoder(d)
+    >>> meta["arch"], meta["method"], type(encoder).__name__
+    ('r3d_tiny', 'rgb_only', 'ResNet3d')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from modist.atomic import atomic_path, write_json
+from modist.errors import DataError
+from modist.models.resnet3d import ResNet3d, build_backbone
+
+WEIGHTS = "encoder.safetensors"
+META = "encoder.json"
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """What rebuilds a backbone: architecture, input channels, width and input modality."""
+
+    arch: str
+    in_channels: int
+    width_divisor: float = 1.0
+    base_width: int = 16
+    modality: str = "rgb"  # "rgb" or "motion"
+
+    def build(self) -> ResNet3d:
+        """A freshly initialised backbone of this shape."""
+        return build_backbone(self.arch, in_channels=self.in_channels, width_divisor=self.width_divisor,
+                              base_width=self.base_width)
+
+
+def save_encoder(out_dir: str | os.PathLike, encoder: torch.nn.Module, spec: EncoderSpec,
+                 extra: dict[str, Any] | None = None) -> Path:
+    """Write ``encoder.safetensors`` and ``encoder.json`` (spec + ``extra``) into ``out_dir``."""
+    out_dir = Path(out_dir)
+    weights = out_dir / WEIGHTS
+    tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
+    with atomic_path(weights) as tmp:
+        save_file(tensors, str(tmp))
+    write_json(out_dir / META, {**asdict(spec), **(extra or {})})
+    return weights
+
+
+def load_encoder(path: str | os.PathLike) -> tuple[ResNet3d, dict[str, Any]]:
+    """Rebuild an exported backbone from ``encoder.safetensors`` (or the folder holding it)."""
+    path = Path(path)
+    weights = path / WEIGHTS if path.is_dir() else path
+    meta_path = weights.with_name(META)
+    if not weights.is_file() or not meta_path.is_file():
+        raise DataError(f"{weights}: encoder weights or {meta_path.name} not found")
+    try:
+        meta = json.loads(meta_path.read_text())
+        spec = EncoderSpec(meta["arch"], meta["in_channels"], meta.get("width_divisor", 1.0),
+                           meta["base_width"], meta.get("modality", "rgb"))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{meta_path}: not an encoder description ({type(exc).__name__}: {exc})") from None
+    encoder = spec.build()
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
+        raise DataError(f"{weights}: not a readable safetensors file ({exc})") from None
+    try:
+        encoder.load_state_dict(state)
+    except RuntimeError as exc:
+        raise DataError(f"{weights}: weights do not fit {spec.arch} as {META} describes it "
+                        f"({str(exc).splitlines()[0]})") from None
+    return encoder, meta
