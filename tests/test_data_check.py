@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from conftest import write_audio_only
-
 from modist.cli.main import main
 from modist.data.adapters import resolve_dataset
 from modist.data.check import check_dataset, check_video
 from modist.data.video import write_video
+
+from conftest import write_audio_only
 
 
 def noisy(n: int, h: int = 32, w: int = 48) -> np.ndarray:

@@ -3,9 +3,9 @@ import torch
 
 from modist.data.adapters import resolve_dataset
 from modist.data.clips import ClipSource, PairClipDataset, collate_clips
-from modist.flow.sources import EstimatedFlow, FlowFromStore
 from modist.flow import encode_motion
 from modist.flow.precompute import PrecomputeSettings, precompute_videos
+from modist.flow.sources import EstimatedFlow, FlowFromStore
 
 
 def _fixed_starts(num_frames, fps):

@@ -8,8 +8,7 @@ from modist.config import load_config
 from modist.demo import ARMS, DEMO_METHODS
 from modist.demo.report import comparisons, validity
 from modist.demo.run import demo_config, run_demo
-from modist.methods.factory import resolve_weights
-from modist.methods.motion_distill import LossWeights
+from modist.methods.motion_distill import LossWeights, resolve_weights
 from modist.synth import SynthConfig
 
 TINY = SynthConfig(size=32, num_frames=16, train_per_class=2, test_per_class=1, train_unbiased_per_class=2,
@@ -97,12 +96,13 @@ def test_comparison_is_paired_by_seed():
 
 
 def test_arm_overrides_touch_only_their_arm_and_yield_to_the_user(tmp_path):
-    rgb = demo_config("rgb_only", tmp_path, tmp_path / "data", 0, 10, "cpu")
+    rgb = demo_config("rgb_only", tmp_path, data_dir=tmp_path / "data", seed=0, steps=10, device="cpu")
     assert resolve_weights(rgb) == LossWeights(vv=1.0, mm=0.0, vm=0.0, mv=0.0)
-    xmodal = demo_config("modist_xmodal", tmp_path, tmp_path / "data", 0, 10, "cpu")
+    xmodal = demo_config("modist_xmodal", tmp_path, data_dir=tmp_path / "data", seed=0, steps=10, device="cpu")
     assert resolve_weights(xmodal) == LossWeights(vv=0.0, mm=0.0, vm=1.0, mv=1.0)
     assert str(xmodal.train.out_dir).endswith("modist_xmodal_seed0")
-    mine = demo_config("modist_xmodal", tmp_path, tmp_path / "data", 0, 10, "cpu", ["method.weight_vv=0.5"])
+    mine = demo_config("modist_xmodal", tmp_path, data_dir=tmp_path / "data", seed=0, steps=10, device="cpu",
+                       overrides=["method.weight_vv=0.5"])
     assert resolve_weights(mine).vv == 0.5
     assert set(DEMO_METHODS) <= set(ARMS)
 

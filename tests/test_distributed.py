@@ -109,7 +109,8 @@ def _worker(rank: int, ports: tuple[int, int], data: str, out: str, results: str
 def test_two_ranks_match_one_process_and_keep_identical_queues(tiny_synth, tmp_path):
     results = tmp_path / "results"
     results.mkdir()
-    mp.spawn(_worker, args=((_free_port(), _free_port()), str(tiny_synth), str(tmp_path / "ddp"), str(results)), nprocs=WORLD)
+    ports = (_free_port(), _free_port())
+    mp.spawn(_worker, args=(ports, str(tiny_synth), str(tmp_path / "ddp"), str(results)), nprocs=WORLD)
     ranks = [torch.load(results / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
     for r in ranks:
         assert r["checks"] == {"shuffle": True, "gather": True, "bn": True}

@@ -58,8 +58,8 @@ def test_embedding_is_the_mean_over_clips(tiny_synth, ckpt):
     from modist.evaluation.multiview import ViewPipeline
 
     enc = load_eval_encoder(ckpt)
-    per_view = extract_view_features(enc.backbone, one, enc.clip_source(), ViewPipeline(32), "rgb", 4, 2, 2,
-                                     progress=False)
+    per_view = extract_view_features(enc.backbone, one, source=enc.clip_source(), inputs=ViewPipeline(32),
+                                     modality="rgb", clip_frames=4, stride=2, num_clips=2, progress=False)
     np.testing.assert_allclose(two_clips[0], per_view.features[0].mean(0), rtol=1e-5, atol=1e-6)
     assert not np.allclose(per_view.features[0, 0], per_view.features[0, 1])  # the clips differ
 
@@ -104,3 +104,20 @@ def test_bad_arguments_are_one_line_errors(ckpt, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "nowhere" in err and err.count("\n") == 1
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_the_library_names_its_parameters_and_the_command_its_flags(ckpt, tmp_path, capsys):
+    from modist.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^num_clips must be >= 1, got 0$"):
+        embed(ckpt, [str(tmp_path / "a.mp4")], num_clips=0, progress=False)
+    with pytest.raises(ConfigError, match=r"^invalid value 'gpu' for device$"):
+        embed(ckpt, [str(tmp_path / "a.mp4")], device="gpu", progress=False)
+    common = ["embed", "--checkpoint", str(ckpt), "--input", str(tmp_path), "--out", str(tmp_path / "x.npz")]
+    for extra, message in [(["--num-clips", "0"], "--num-clips must be >= 1, got 0"),
+                           (["--crop-size", "0"], "--crop-size must be >= 1, got 0"),
+                           (["--device", "gpu"], "invalid value 'gpu' for --device")]:
+        assert main([*common, *extra]) == 2
+        assert capsys.readouterr().err == f"modist: error: {message}\n"
+    assert main([*common[:-1], str(tmp_path / "x.npy")]) == 2  # before any video is read
+    assert "must end in .npz" in capsys.readouterr().err

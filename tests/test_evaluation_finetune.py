@@ -10,7 +10,8 @@ from safetensors.torch import load_file
 from modist.cli.main import main
 from modist.data.adapters import resolve_dataset
 from modist.evaluation.encoder import EvalEncoder, load_eval_encoder
-from modist.evaluation.finetune import FinetuneRecipe, RandomClipDataset, VideoClassifier, evaluate_views, finetune
+from modist.evaluation.finetune import FinetuneRecipe, RandomClipDataset, evaluate_views, finetune
+from modist.models.classifier import VideoClassifier
 
 from test_evaluation_embed import tiny_checkpoint
 
@@ -59,7 +60,7 @@ def test_multi_view_testing_averages_view_probabilities(tiny_synth):
     # By hand: each of the 2 x 3 views on its own (1 x 1 pipelines over hand-picked crops) then the mean softmax.
     from modist.data.clips import MultiClipDataset, collate_clips
     from modist.evaluation.multiview import SpatialCrop
-    from modist.training.inputs import InputPipeline
+    from modist.models.inputs import InputPipeline
 
     batch = collate_clips([MultiClipDataset(records, enc.clip_source(), 4, 2, 2)[i] for i in range(3)])
     model.eval()
@@ -103,3 +104,35 @@ def test_cli_from_scratch_baseline_writes_results_curves_and_weights(tiny_synth,
         assert (out / name).is_file(), name
     weights = load_file(str(out / "finetuned.safetensors"))
     assert weights["fc.weight"].shape == (10, 32)
+
+
+def test_scratch_encoder_copies_the_checkpoints_network_and_inputs_not_its_weights(tmp_path):
+    from dataclasses import replace
+
+    from modist.evaluation.encoder import scratch_encoder
+
+    ckpt = tiny_checkpoint(tmp_path / "ckpt")
+    trained = load_eval_encoder(ckpt)
+    torch.manual_seed(1)
+    scratch = scratch_encoder(ckpt)
+    assert scratch.weights is None and scratch.meta["method"] == "scratch"
+    assert scratch.settings() == trained.settings()
+    assert (scratch.meta["arch"], scratch.meta["base_width"]) == ("r3d_tiny", 4)
+    same_shapes = {k: v.shape for k, v in trained.backbone.state_dict().items()}
+    assert {k: v.shape for k, v in scratch.backbone.state_dict().items()} == same_shapes
+    stem = "stem.0.weight"
+    assert not torch.equal(scratch.backbone.state_dict()[stem], trained.backbone.state_dict()[stem])
+    default = scratch_encoder(arch="r3d_tiny", base_width=4)
+    assert default.meta["base_width"] == 4 and default.clip_frames == 8
+    # Overrides return copies, as everywhere else: the encoder they start from is unchanged.
+    short = replace(trained).with_overrides(short_side=48)
+    assert short.short_side == 48 and trained.short_side == 0
+
+
+def test_cache_videos_reaches_the_frame_cache(tmp_path):
+    from modist.cli import evaluate
+    from modist.cli.main import build_parser
+
+    argv = ["eval", "finetune", "--from-scratch", "--dataset", "synth:x", "--cache-videos", "7", "--device", "cpu"]
+    spec = evaluate._spec(build_parser(argv).parse_args(argv))
+    assert spec.frame_cache == 7 and spec.device == torch.device("cpu")

@@ -9,8 +9,8 @@ import pytest
 
 from modist.cli.main import main
 from modist.data.video import write_video
-from modist.flow.store import store_path, load_stored_flow
 from modist.flow.precompute import resolve_shard
+from modist.flow.store import load_stored_flow, store_path
 
 
 def _square_video(path, dx: int, frames: int = 10) -> None:
@@ -82,3 +82,31 @@ def test_shard_arguments_are_checked(monkeypatch, capsys, tmp_path):
     assert "--shard 2 --num-shards 2" in capsys.readouterr().err
     assert main(["flow", "--out", str(tmp_path / "o")]) == 2
     assert "missing DATASET" in capsys.readouterr().err
+
+
+def test_the_library_returns_the_summary_it_writes_and_prints_nothing(dataset, tmp_path, capsys):
+    from modist.flow.precompute import PrecomputeSettings, precompute_dataset
+
+    out = tmp_path / "cache"
+    summary = precompute_dataset(str(dataset), out, PrecomputeSettings(options={"preset": "ultrafast"}),
+                                 shard=0, num_shards=1, progress=False)
+    assert capsys.readouterr().out == ""
+    assert (summary.done, summary.failed, summary.videos, summary.pairs) == (2, 1, 3, 18)
+    assert "broken.mp4" in summary.failures[0]
+    assert summary.path == out / "flow-summary.shard0of1.json"
+    assert json.loads(summary.path.read_text()) == json.loads(json.dumps(summary.to_dict()))
+    assert "path" not in summary.to_dict() and summary.to_dict()["settings"]["options"] == {"preset": "ultrafast"}
+
+
+def test_a_bad_estimator_or_option_fails_before_any_video(dataset, tmp_path):
+    from modist.errors import FlowError
+    from modist.flow.precompute import PrecomputeSettings, check_estimator, precompute_dataset
+
+    with pytest.raises(FlowError, match="unknown flow estimator 'nope'"):
+        check_estimator("nope", {})
+    with pytest.raises(FlowError):
+        check_estimator("dis", {"preset": "glacial"})
+    out = tmp_path / "cache"
+    with pytest.raises(FlowError):
+        precompute_dataset(str(dataset), out, PrecomputeSettings(estimator="nope"), progress=False)
+    assert not out.exists()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from modist.errors import DataError
-from modist.flow.store import StoredFlow, FlowStoreWriter, store_path, load_stored_flow, open_stored_flow
+from modist.flow.store import FlowStoreWriter, StoredFlow, load_stored_flow, open_stored_flow, store_path
 
 
 def _flow(n: int, seed: int = 0, h: int = 6, w: int = 7) -> np.ndarray:

@@ -97,3 +97,28 @@ def test_head_batch_norm_spreads_freshly_initialised_embeddings():
     plain = mean_cosine(ProjectionHead(32, 64, 16)(feats))
     normed = mean_cosine(ProjectionHead(32, 64, 16, batch_norm=True)(feats))
     assert plain > 0.8 and normed < 0.5
+
+
+# Recorded before the residual blocks shared one base class: checkpoints and exported
+# encoders load by these names, so a refactor must not rename a single parameter or buffer.
+STATE_DICT_KEYS = {
+    "r3d_tiny": (72, "5e7de747491257b1"),
+    "r3d_18": (120, "bd4ec66befc4c740"),
+    "r2plus1d_18": (222, "3f9178e365aef6e8"),
+    "slow_r50": (318, "6d817453f39081e5"),
+    "slow_r50_modist": (318, "6d817453f39081e5"),
+    "slow_r50_t1": (318, "6d817453f39081e5"),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(STATE_DICT_KEYS))
+def test_state_dict_keys_of_each_preset_are_unchanged(arch):
+    import hashlib
+
+    from modist.models.resnet3d import BACKBONES
+
+    assert set(STATE_DICT_KEYS) == set(BACKBONES)
+    keys = list(build_backbone(arch, width_divisor=16).state_dict())
+    assert {"stem.0.weight", "stages.0.0.body.1.weight", "stages.1.0.shortcut.0.weight"} <= set(keys)
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+    assert (len(keys), digest) == STATE_DICT_KEYS[arch]

@@ -10,9 +10,9 @@ import pytest
 
 import modist.data.video as video_module
 from modist.cli import main as cli_main
+from modist.data.adapters import resolve_dataset
 from modist.data.video import read_video
 from modist.errors import ConfigError, DataError, ModistError
-from modist.data.adapters import resolve_dataset
 from modist.synth import CLASS_NAMES, MANIFEST_COLUMNS, SPLITS, SynthConfig, generate, read_manifest, read_masks
 from modist.synth.generate import choose_background, video_rng
 from modist.synth.preview import save_class_grid
@@ -53,7 +53,8 @@ def test_layout_and_manifest_columns(tiny):
     assert info["seed"] == 3 and info["config"]["size"] == 48 and info["class_names"] == list(CLASS_NAMES)
     assert info["counts"] == counts
     for split in ("train", "test_biased", "test_unbiased"):  # every class in every split
-        assert sorted(r.label for r in rows if r.split == split) == sorted(list(range(10)) * (2 if split == "train" else 1))
+        per_class = 2 if split == "train" else 1
+        assert sorted(r.label for r in rows if r.split == split) == sorted(list(range(10)) * per_class)
 
 
 def test_decoded_video_matches_rendering_and_masks_are_saved(tiny):
@@ -115,7 +116,8 @@ def test_changed_config_regenerates_and_removes_stale_files(tmp_path):
     smaller = SynthConfig(size=32, num_frames=4, train_per_class=1, test_per_class=1, num_distractors=0)
     rows = read_manifest(generate(tmp_path, smaller, seed=0, progress=False, workers=1))
     assert len(rows) == 30
-    assert sorted(p.name for p in (tmp_path / "videos" / "train").iterdir()) == [f"train_{i:05d}.mp4" for i in range(10)]
+    names = sorted(p.name for p in (tmp_path / "videos" / "train").iterdir())
+    assert names == [f"train_{i:05d}.mp4" for i in range(10)]
     assert len(list((tmp_path / "masks" / "train").iterdir())) == 10
     assert json.loads((tmp_path / "synth.json").read_text())["config"]["train_per_class"] == 1
 
@@ -221,7 +223,8 @@ def test_like_draws_new_videos_of_the_same_design(tmp_path, capsys):
     assert cli_main.main(["synth", "--like", str(first), "--seed", "7", "--out", str(second)]) == 0
     a, b = (json.loads((d / "synth.json").read_text()) for d in (first, second))
     assert b["config"] == a["config"] and b["config"]["actor_scale"] == 1.5 and b["seed"] == 7
-    assert (first / "videos/train/train_00000.mp4").read_bytes() != (second / "videos/train/train_00000.mp4").read_bytes()
+    video = "videos/train/train_00000.mp4"
+    assert (first / video).read_bytes() != (second / video).read_bytes()
     # Options given beside --like still apply.
     third = tmp_path / "c"
     assert cli_main.main(["synth", "--like", str(first), "--train-per-class", "2", "--out", str(third)]) == 0
@@ -240,7 +243,8 @@ def test_train_unbiased_split_ignores_the_scene_bias(tmp_path):
     assert len(unbiased) == 30 and all(r.background == r.label for r in train)
     # Uniform backgrounds: 30 videos would all match their class by chance with probability 0.1**30.
     assert sum(r.background == r.label for r in unbiased) < 10
-    assert resolve_dataset(f"synth:{tmp_path}", split="train_unbiased").records[0].path.endswith("train_unbiased_00000.mp4")
+    first = resolve_dataset(f"synth:{tmp_path}", split="train_unbiased").records[0]
+    assert first.path.endswith("train_unbiased_00000.mp4")
 
 
 def test_actor_scale_draws_a_larger_actor_of_the_same_video():

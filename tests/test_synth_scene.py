@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from modist.errors import ConfigError
-from modist.synth import CLASS_NAMES, BACKGROUND_NAMES, SynthConfig, plan_video, render_video, sample_motion
+from modist.synth import BACKGROUND_NAMES, CLASS_NAMES, SynthConfig, plan_video, render_video, sample_motion
 from modist.synth.classes import Motion
 from modist.synth.scene import DISTRACTOR_MAX_SPEED, PAN_SPEED, draw_video
 

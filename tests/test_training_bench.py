@@ -21,3 +21,33 @@ def test_bench_train_prints_throughput_memory_and_flops(capsys):
 def test_bench_train_rejects_unknown_arch(capsys):
     assert main(["bench", "train", "--arch", "vit"]) == 2
     assert "vit" in capsys.readouterr().err
+
+
+def test_the_bench_libraries_return_results_and_name_their_parameters(capsys):
+    import pytest
+
+    from modist.bench.models import ModelsSettings, complexity_table
+    from modist.bench.train import TrainBenchSettings, plan_train_bench
+    from modist.errors import ConfigError
+
+    table = complexity_table(ModelsSettings(archs=("r3d_tiny",), frames=4, size=32, classes=0))
+    ((row, note),) = table.rows
+    assert row.arch == "r3d_tiny" and row.params == row.params_with_fc and note == ""
+    assert "| r3d_tiny | 1 | 4x32x32 |" in table.markdown() and "params (M)" in table.markdown()
+    with pytest.raises(ConfigError, match="unknown backbone 'vit'"):
+        complexity_table(ModelsSettings(archs=("vit",)))
+    with pytest.raises(ConfigError, match="^unknown arch 'vit'"):
+        plan_train_bench(TrainBenchSettings(archs=("vit",)))
+    with pytest.raises(ConfigError, match="for device$"):
+        plan_train_bench(TrainBenchSettings(archs=("r3d_tiny",), device="gpu"))
+    plan = plan_train_bench(TrainBenchSettings(archs=("r3d_tiny",), device="cpu", compile=True, eager=False))
+    assert plan.compiled == (True,) and plan.precision == "fp32" and not plan.channels_last
+    assert plan.describe().startswith("device: CPU")
+    assert capsys.readouterr().out == ""
+
+
+def test_bench_train_flag_errors_name_the_flags(capsys):
+    assert main(["bench", "train", "--arch", "r3d_tiny", "--no-eager"]) == 2
+    assert capsys.readouterr().err == "modist: error: --no-eager needs --compile\n"
+    assert main(["bench", "train", "--device", "gpu"]) == 2
+    assert capsys.readouterr().err == "modist: error: invalid value 'gpu' for --device\n"

@@ -6,7 +6,11 @@ import torch
 
 from modist.errors import DataError
 from modist.training.checkpoint import (
-    find_latest_checkpoint, load_checkpoint, numbered_checkpoints, remove_checkpoints, save_step_checkpoint,
+    find_latest_checkpoint,
+    load_checkpoint,
+    numbered_checkpoints,
+    remove_checkpoints,
+    save_step_checkpoint,
 )
 from modist.training.rng import restore_rng_state, rng_state, seed_everything
 

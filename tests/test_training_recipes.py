@@ -1,6 +1,6 @@
 import pytest
 
-from modist.config import load_config
+from modist.config import load_config, to_dict
 from modist.configs import CONFIG_DIR, config_path
 from modist.errors import ConfigError
 from modist.training.optim import scaled_lr
@@ -29,6 +29,37 @@ def test_kinetics_recipes_follow_the_release(name):
     per_gpu = cfg.train.batch_size * cfg.train.accumulate
     assert per_gpu == 64
     assert scaled_lr(cfg.optim, per_gpu * 8) == pytest.approx(0.06)  # 0.03 per 256 clips, 8 GPUs
+
+
+def test_16x4_recipe_is_the_8x8_recipe_with_its_five_differences():
+    # The 16x4 recipe names the 8x8 one as its base; resolved, it must stay what the two
+    # full copies said before: only the clip, the per-GPU batch split and out_dir differ.
+    r16 = to_dict(load_config(config_path("k400_slow_r50_16x4")))
+    r8 = to_dict(load_config(config_path("k400_slow_r50_8x8")))
+    assert (r8["data"]["clip_frames"], r8["data"]["stride"]) == (8, 8)
+    assert (r8["train"]["batch_size"], r8["train"]["accumulate"]) == (64, 1)
+    r8["data"].update(clip_frames=16, stride=4)
+    r8["train"].update(batch_size=32, accumulate=2, out_dir="runs/k400_slow_r50_16x4")
+    assert r16 == r8
+    assert "base: k400_slow_r50_8x8" in config_path("k400_slow_r50_16x4").read_text()
+
+
+def test_16x4_recipe_keeps_its_resolved_values():
+    cfg = load_config(config_path("k400_slow_r50_16x4"))
+    d, mo, o, t = cfg.data, cfg.motion, cfg.optim, cfg.train
+    assert (d.dataset, d.split, d.clip_frames, d.stride) == ("kinetics:/data/kinetics400", "train", 16, 4)
+    assert (d.min_clip_gap_sec, d.max_clip_gap_sec, d.short_side, d.crop_size) == (0.5, 10.0, 256, 224)
+    assert (d.crop_scale_min, d.crop_aspect_max, d.flip) == (0.2, 4 / 3, True)
+    assert (d.color_jitter, d.grayscale_prob, d.blur_prob, d.frame_cache, d.num_workers) == (0.4, 0.2, 0.5, 0, 12)
+    assert (mo.source, mo.estimator, mo.preset, mo.flow_gap, mo.encoding) == ("on_the_fly", "dis", "fast", 5,
+                                                                               "flow_edges")
+    assert (cfg.method.name, cfg.method.momentum_schedule, cfg.method.key_bn) == ("modist", "constant", "shuffle")
+    assert (o.name, o.lr, o.lr_reference_batch, o.momentum, o.weight_decay) == ("sgd", 0.03, 256, 0.9, 0.0001)
+    assert (o.warmup_steps, o.schedule) == (2345, "cosine")
+    assert (t.steps, t.batch_size, t.accumulate, t.precision) == (93750, 32, 2, "bf16")
+    assert (t.channels_last, t.compile, t.sync_bn) == (True, True, False)
+    assert (t.checkpoint_every, t.keep_checkpoints, t.resume, t.log_every) == (2000, 2, "auto", 50)
+    assert t.out_dir == "runs/k400_slow_r50_16x4"
 
 
 @pytest.mark.parametrize("override, key", [

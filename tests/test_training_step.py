@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -41,7 +42,7 @@ def test_two_accumulated_half_batches_equal_one_full_batch():
     assert int(halves.visual_queue.ptr) == 8
 
 
-def test_bf16_autocast_step_and_callable_micro_batches():
+def test_bf16_autocast_step_and_lazily_drawn_micro_batches():
     method = _method()
     rgb, motion = torch.randn(2, 4, 3, 2, 2, 2), torch.randn(2, 4, 1, 2, 2, 2)
     step = TrainStep(method, torch.optim.SGD(method.parameters(), lr=0.1), precision="bf16")
@@ -51,7 +52,7 @@ def test_bf16_autocast_step_and_callable_micro_batches():
         calls.append(1)
         return Batch(rgb, motion, torch.full((4,), -1))
 
-    logs = step(batches, 0, accumulate=3)
+    logs = step((batches() for _ in range(3)), 0, count=3)
     assert len(calls) == 3 and set(logs) == {"loss", "loss_vv", "loss_mm", "loss_vm", "loss_mv"}
     assert torch.isfinite(torch.tensor(logs["loss"]))
     assert method.visual_queue.keys.dtype == torch.float32 and int(method.visual_queue.ptr) == 12
@@ -62,3 +63,20 @@ def test_channels_last_views_keep_values_and_give_each_view_the_3d_layout():
     y = channels_last_views(x)
     assert torch.equal(x, y)
     assert all(y[v].is_contiguous(memory_format=torch.channels_last_3d) for v in range(2))
+
+
+def test_keys_of_a_training_step_without_optimiser_step_never_reach_the_queue():
+    torch.manual_seed(2)
+    method = _method()
+    rgb, motion = torch.randn(2, 4, 3, 2, 2, 2), torch.randn(2, 4, 1, 2, 2, 2)
+    batch = Batch(rgb, motion, torch.full((4,), -1))
+    method.training_step(batch)  # e.g. a validation loss: no optimiser step follows
+    TrainStep(method, torch.optim.SGD(method.parameters(), lr=0.1))([batch], 0)
+    assert int(method.visual_queue.ptr) == 4 and int(method.motion_queue.ptr) == 4
+
+
+def test_a_step_with_fewer_micro_batches_than_announced_fails():
+    method = _method()
+    batch = Batch(torch.randn(2, 4, 3, 2, 2, 2), torch.randn(2, 4, 1, 2, 2, 2), torch.full((4,), -1))
+    with pytest.raises(ValueError, match="got 1 micro-batch"):
+        TrainStep(method, torch.optim.SGD(method.parameters(), lr=0.1))(iter([batch]), 0, count=2)

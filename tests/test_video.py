@@ -10,8 +10,6 @@ import av
 import numpy as np
 import pytest
 
-from conftest import write_audio_only
-
 from modist.data import backends
 from modist.data.decode_stats import DecodeStats
 from modist.data.orientation import Orientation
@@ -25,6 +23,8 @@ from modist.data.video import (
     write_video,
 )
 from modist.errors import ConfigError, VideoReadError
+
+from conftest import write_audio_only
 
 NUM, FPS = 60, 30
 

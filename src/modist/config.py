@@ -1,7 +1,13 @@
-"""Pretraining configuration: typed dataclasses, YAML files and ``key=value`` overrides.
+"""Pretraining configuration: typed dataclasses, YAML recipes and ``key=value`` overrides.
 
 OmegaConf validates every key and value against the dataclasses, so a typo in a
-YAML file or on the command line fails with the offending key named.
+YAML file or on the command line fails with the offending key named. Named choices
+(methods, flow estimators, encodings, ...) are checked against :mod:`modist.choices`
+when the config loads, not when a run first uses them.
+
+A recipe may build on another with a top-level ``base:`` (a shipped recipe name or a
+``.yaml`` path relative to the recipe's folder): the base is merged first, then the
+recipe. Several recipes merge in order, then the overrides.
 
 Example:
     >>> cfg = load_config(None, ["method.name=rgb_only", "train.steps=10"])
@@ -12,18 +18,23 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
+from modist import choices
+from modist.configs import recipe_path
 from modist.errors import ConfigError
 
 
 @dataclass
 class DataConfig:
+    """Which videos, how clips are sampled from them and how the views are augmented."""
+
     dataset: str = "synth:data/synth"  # dataset spec, see modist.data.adapters.resolve_dataset
     split: str = "train"
     fold: int = 1
@@ -47,11 +58,14 @@ class DataConfig:
 
 @dataclass
 class MotionConfig:
-    source: str = "on_the_fly"  # on_the_fly | store
-    estimator: str = "dis"  # flow estimator, see modist.flow.FLOW_ESTIMATORS
-    preset: str = "medium"  # DIS preset; "fast" is 2-3x quicker at ~15% higher EPE (docs/flow.md)
+    """Where the motion pathway's input comes from: flow estimation and its encoding."""
+
+    source: str = "on_the_fly"  # see modist.choices.MOTION_SOURCES
+    estimator: str = "dis"  # see modist.choices.FLOW_ESTIMATORS
+    # See modist.choices.DIS_PRESETS (dis only); "fast" is 2-3x quicker at ~15% higher EPE (docs/flow.md).
+    preset: str = "medium"
     flow_gap: int = 1  # frames between the two frames of a flow pair (the authors used 5)
-    encoding: str = "flow_edges"  # flow_edges | dxdy | magnitude
+    encoding: str = "flow_edges"  # see modist.choices.MOTION_ENCODINGS
     max_flow: float = 20.0
     edge_max: float = 10.0
     flow_store: str = ""  # folder written by `modist flow DATASET --out DIR` (motion.source=store)
@@ -59,6 +73,8 @@ class MotionConfig:
 
 @dataclass
 class ModelConfig:
+    """Backbones of the visual and motion pathways and their projection heads."""
+
     arch: str = "r3d_tiny"
     base_width: int = 16
     motion_arch: str = ""  # empty: same as arch
@@ -70,26 +86,28 @@ class ModelConfig:
 
 @dataclass
 class MethodConfig:
-    name: str = "modist"  # modist | rgb_only | motion_only | supervised
-    # Loss weights; None takes the method's preset (see modist.methods.factory.PRESET_WEIGHTS).
-    weight_vv: Optional[float] = None
-    weight_mm: Optional[float] = None
-    weight_vm: Optional[float] = None
-    weight_mv: Optional[float] = None
+    """The pretraining method, its loss weights and its queues and momentum encoders."""
+
+    name: str = "modist"  # see modist.choices.PRETRAINING_METHODS
+    # Loss weights; None takes the method's preset (see modist.methods.motion_distill.PRESET_WEIGHTS).
+    weight_vv: float | None = None
+    weight_mm: float | None = None
+    weight_vm: float | None = None
+    weight_mv: float | None = None
     temperature: float = 0.1
     queue_size: int = 65536
     momentum: float = 0.999
-    momentum_schedule: str = "constant"  # constant | cosine
-    cross_view: str = "same"  # cross-modal key from the same clip, or the video's "other" clip
+    momentum_schedule: str = "constant"  # see modist.choices.MOMENTUM_SCHEDULES
+    cross_view: str = "same"  # see modist.choices.CROSS_VIEWS
     shuffle_bn_groups: int = 2  # key encoders see the batch in shuffled groups (MoCo shuffle-BN)
-    # Batch norm of the key encoders: shuffle (MoCo shuffle-BN; across ranks when distributed),
-    # sync (statistics of the global batch) or local (each rank's own batch, no shuffle).
-    key_bn: str = "shuffle"
+    key_bn: str = "shuffle"  # see modist.choices.KEY_BN_MODES
 
 
 @dataclass
 class OptimConfig:
-    name: str = "adamw"  # adamw | sgd | lars
+    """Optimiser and learning-rate schedule."""
+
+    name: str = "adamw"  # see modist.choices.OPTIMIZERS
     lr: float = 1e-3
     # When > 0 the rate is lr * global batch / lr_reference_batch (linear scaling, Goyal et al.).
     lr_reference_batch: int = 0
@@ -97,11 +115,13 @@ class OptimConfig:
     weight_decay: float = 1e-4
     momentum: float = 0.9
     warmup_steps: int = 0
-    schedule: str = "cosine"  # cosine | constant
+    schedule: str = "cosine"  # see modist.choices.LR_SCHEDULES
 
 
 @dataclass
 class TrainConfig:
+    """Length, batch, device, precision, processes, logging and checkpoints of a run."""
+
     steps: int = 1000
     batch_size: int = 32
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
@@ -111,10 +131,9 @@ class TrainConfig:
     checkpoint_every: int = 0  # steps; 0 = only at the end
     threads: int = 0  # torch intra-op threads on CPU (0 = torch default)
     progress: bool = True
-    # auto: a torchrun launch (WORLD_SIZE > 1 in the environment) trains with DDP; off: never.
-    distributed: str = "auto"
+    distributed: str = "auto"  # see modist.choices.DISTRIBUTED_MODES
     sync_bn: bool = False  # query encoders' batch norm over the global batch when distributed
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 adds a gradient scaler)
+    precision: str = "fp32"  # see modist.choices.PRECISIONS
     channels_last: bool = False  # channels_last_3d memory format for networks and inputs
     compile: bool = False  # torch.compile the pathways
     accumulate: int = 1  # micro-batches of train.batch_size per optimiser step
@@ -124,6 +143,8 @@ class TrainConfig:
 
 @dataclass
 class PretrainConfig:
+    """Everything one pretraining run needs; ``config.yaml`` of a run is this, resolved."""
+
     data: DataConfig = field(default_factory=DataConfig)
     motion: MotionConfig = field(default_factory=MotionConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -132,17 +153,20 @@ class PretrainConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "motion.source": ("on_the_fly", "store"),
-    "motion.encoding": ("flow_edges", "dxdy", "magnitude"),
-    "method.name": ("modist", "rgb_only", "motion_only", "supervised"),
-    "method.momentum_schedule": ("constant", "cosine"),
-    "method.cross_view": ("same", "other"),
-    "method.key_bn": ("shuffle", "sync", "local"),
-    "optim.name": ("adamw", "sgd", "lars"),
-    "train.distributed": ("auto", "off"),
-    "train.precision": ("fp32", "bf16", "fp16"),
-    "optim.schedule": ("cosine", "constant"),
+# Config key -> the values it accepts, each list taken from modist.choices.
+# The registries themselves (not copies of their keys), so a registered name is valid at once.
+CHOICES: dict[str, Collection[str]] = {
+    "motion.source": choices.MOTION_SOURCES,
+    "motion.estimator": choices.FLOW_ESTIMATORS,
+    "motion.encoding": choices.MOTION_ENCODINGS,
+    "method.name": choices.PRETRAINING_METHODS,
+    "method.momentum_schedule": choices.MOMENTUM_SCHEDULES,
+    "method.cross_view": choices.CROSS_VIEWS,
+    "method.key_bn": choices.KEY_BN_MODES,
+    "optim.name": choices.OPTIMIZERS,
+    "train.distributed": choices.DISTRIBUTED_MODES,
+    "train.precision": choices.PRECISIONS,
+    "optim.schedule": choices.LR_SCHEDULES,
 }
 
 POSITIVE: tuple[str, ...] = (
@@ -154,11 +178,18 @@ POSITIVE: tuple[str, ...] = (
 NON_NEGATIVE: tuple[str, ...] = ("optim.lr_reference_batch", "train.keep_checkpoints", "optim.lars_eta")
 
 
+def _check_choice(cfg: DictConfig, key: str, allowed: Collection[str]) -> None:
+    value = OmegaConf.select(cfg, key)
+    if value not in allowed:
+        raise ConfigError(f"invalid value {value!r} for {key}; choose from {', '.join(allowed)}")
+
+
 def _validate(cfg: DictConfig) -> None:
-    for key, choices in CHOICES.items():
-        value = OmegaConf.select(cfg, key)
-        if value not in choices:
-            raise ConfigError(f"invalid value {value!r} for {key}; choose from {', '.join(choices)}")
+    for key, allowed in CHOICES.items():
+        _check_choice(cfg, key, allowed)
+    # Other estimators take no preset, so a leftover DIS preset there is harmless.
+    if cfg.motion.estimator == "dis":
+        _check_choice(cfg, "motion.preset", choices.DIS_PRESETS)
     for key in POSITIVE:
         value = OmegaConf.select(cfg, key)
         if not value > 0:
@@ -201,32 +232,123 @@ def _describe(exc: OmegaConfBaseException) -> str:
     return f"invalid value for {key}: {text}" if key else text
 
 
-def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> PretrainConfig:
-    """Defaults <- YAML file <- ``key=value`` overrides, validated; returns a typed config."""
-    cfg = OmegaConf.structured(PretrainConfig)
+def _read_recipe(path: Path) -> DictConfig:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
     try:
-        if path is not None:
-            if not Path(path).is_file():
-                raise ConfigError(f"{path}: config file not found")
+        loaded = OmegaConf.load(path)
+    except Exception as exc:  # yaml.YAMLError and friends
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(loaded, DictConfig):
+        raise ConfigError(f"{path}: expected a mapping of config sections (data:, motion:, ...), got a list")
+    return loaded
+
+
+def _recipe_chain(path: Path, asked_by: tuple[Path, ...] = ()) -> list[tuple[Path, DictConfig]]:
+    """``path`` and its bases as ``(file, contents without base)``, the deepest base first."""
+    if path.resolve() in {p.resolve() for p in asked_by}:
+        cycle = " -> ".join(str(p) for p in (*asked_by, path))
+        raise ConfigError(f"recipe bases form a cycle: {cycle}")
+    loaded = _read_recipe(path)
+    if "base" not in loaded:
+        return [(path, loaded)]
+    base = loaded.pop("base")
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: base must be a shipped recipe name or a .yaml path, got {base!r}")
+    try:
+        base_path = recipe_path(base, path.parent)
+    except ConfigError as exc:  # an unknown shipped name
+        raise ConfigError(f"{path}: base {base!r}: {exc}") from None
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: base {base!r} not found (looked for {base_path})")
+    return [*_recipe_chain(base_path, (*asked_by, path)), (path, loaded)]
+
+
+def load_config(
+    paths: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    overrides: Sequence[str] | None = None,
+) -> PretrainConfig:
+    """Defaults <- recipe files in order <- ``key=value`` overrides, validated.
+
+    Args:
+        paths: one YAML recipe file, several (later files win), or None for the defaults
+            alone. A recipe with ``base:`` brings its base (and the base's base ...) with it,
+            merged just before the recipe itself.
+        overrides: dotted ``key=value`` strings, applied after every file.
+
+    Returns:
+        The typed, validated config.
+
+    Raises:
+        ConfigError: a missing or malformed file, an unknown key (naming its new name
+            when it was renamed), a base cycle or an invalid value; one line naming the
+            file or key.
+    """
+    if paths is None:
+        files: list[Path] = []
+    elif isinstance(paths, (str, os.PathLike)):
+        files = [Path(paths)]
+    else:
+        files = [Path(p) for p in paths]
+    cfg = OmegaConf.structured(PretrainConfig)
+    for file in files:
+        for source, loaded in _recipe_chain(file):
             try:
-                loaded = OmegaConf.load(path)
-            except Exception as exc:  # yaml.YAMLError and friends
-                raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-            cfg = OmegaConf.merge(cfg, loaded)
-        for item in overrides or []:
-            if "=" not in item:
-                raise ConfigError(f"override {item!r} is not of the form key=value")
+                cfg = OmegaConf.merge(cfg, loaded)
+            except OmegaConfBaseException as exc:
+                raise ConfigError(f"{source}: {_describe(exc)}") from None
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+    try:
         if overrides:
             cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
     except OmegaConfBaseException as exc:
         raise ConfigError(_describe(exc)) from None
+    # YAML reads a bare `off` as the boolean false, which the string field then holds as "False".
+    if cfg.train.distributed == "False":
+        cfg.train.distributed = "off"
+    _validate(cfg)
+    return OmegaConf.to_object(cfg)  # type: ignore[return-value]
+
+
+def load_run_config(path: str | os.PathLike) -> PretrainConfig:
+    """The ``config.yaml`` a run wrote, from this version or an earlier one.
+
+    A user's recipe with a renamed key is an error that names the new key; a run's own
+    record is translated instead, so older runs stay evaluable.
+
+    Example:
+        >>> import tempfile
+        >>> old = Path(tempfile.mkdtemp()) / "config.yaml"
+        >>> _ = old.write_text("motion:\\n  gap: 3\\n  source: cache\\n  cache_dir: flow\\n")
+        >>> m = load_run_config(old).motion
+        >>> m.flow_gap, m.source, m.flow_store
+        (3, 'store', 'flow')
+    """
+    loaded = _read_recipe(Path(path))
+    for old, new in RENAMED_KEYS.items():
+        value = OmegaConf.select(loaded, old, default=None)
+        if value is None:
+            continue
+        section, old_name = old.split(".")
+        del loaded[section][old_name]
+        OmegaConf.update(loaded, new, value, force_add=True)
+    if OmegaConf.select(loaded, "motion.source", default=None) == "cache":  # renamed value
+        loaded.motion.source = "store"
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(PretrainConfig), loaded)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}") from None
     _validate(cfg)
     return OmegaConf.to_object(cfg)  # type: ignore[return-value]
 
 
 def to_yaml(cfg: PretrainConfig) -> str:
+    """``cfg`` as YAML that :func:`load_config` reads back into an equal config (no ``base:``)."""
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))
 
 
 def to_dict(cfg: PretrainConfig) -> dict[str, Any]:
+    """``cfg`` as nested plain dicts, one per section."""
     return OmegaConf.to_container(OmegaConf.structured(cfg))  # type: ignore[return-value]

@@ -18,10 +18,11 @@ the cost that stays meaningful when other programs share the cores.
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,22 +30,61 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from modist.data.augment import PairedAugment
 from modist.data.decode_stats import DecodeStats
 from modist.data.sampling import clip_seconds, sample_pair_start_times
 from modist.data.video import VideoReader
+from modist.flow import estimate_batch
 
 CLIP_FRAMES, STRIDE, SHORT_SIDE, CROP = 8, 4, 128, 112
 MODES = ("decode", "flow", "aug")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", default="../shared/data/videos",
-                        help="dataset (kind:ROOT or a path; default: ../shared/data/videos)")
-    parser.add_argument("--workers", default="0,1,2", help="comma-separated DataLoader worker counts (default: 0,1,2)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per configuration (default: 10)")
-    parser.add_argument("--batch-size", type=int, default=4, help="training clips per batch (default: 4)")
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of decode,flow,aug")
-    parser.add_argument("--split", default="train")
+@dataclass(frozen=True)
+class DataBenchSettings:
+    workers: tuple[int, ...] = (0, 1, 2)  # DataLoader worker counts, each timed
+    seconds: float = 10.0  # timed seconds per configuration
+    batch_size: int = 4  # training clips per batch
+    modes: tuple[str, ...] = MODES  # a subset of decode, flow, aug
+
+
+@dataclass
+class DataBenchResult:
+    videos: int
+    rows: list[dict] = field(default_factory=list)  # one per (mode, workers); {"mode", "na"} for an unknown mode
+    peak_rss_main_mb: float = 0.0  # getrusage: this process
+    peak_rss_children_mb: float = 0.0  # getrusage: the largest finished worker
+
+    def markdown(self) -> str:
+        lines = ["| pipeline | workers | clips/s | per worker | CPU ms per clip | RSS start / end / peak (MB) |",
+                 "|---|---|---|---|---|---|"]
+        for row in self.rows:
+            if "na" in row:
+                lines.append(f"| {row['mode']} | - | {row['na']} | | | |")
+            else:
+                lines.append(f"| {row['mode']} | {row['workers']} | {row['clips_per_s']:.2f} | "
+                             f"{row['per_worker']:.2f} | {row['cpu_ms_per_clip']:.0f} | "
+                             f"{row['rss_start_mb']:.0f} / {row['rss_end_mb']:.0f} / {row['rss_peak_mb']:.0f} |")
+        return "\n".join(lines) + "\n"
+
+
+def describe_setup(videos: int, root: str, batch_size: int) -> str:
+    """What is timed, in two lines."""
+    return (f"{videos} videos from {root}; {os.cpu_count()} CPUs; one thread per process (cv2, torch, FFmpeg)\n"
+            f"training clip = 2 views x {CLIP_FRAMES} frames at stride {STRIDE} (+ the frame after each for flow), "
+            f"short side resized to {SHORT_SIDE}, centre crop {CROP}x{CROP}; batch {batch_size}")
+
+
+def describe_row(row: dict) -> str:
+    """One configuration's figures, as soon as it is timed."""
+    if "na" in row:
+        return f"{row['mode']}: {row['na']}"
+    return (f"{row['mode']:6s} workers={row['workers']}: {row['clips_per_s']:6.2f} clips/s "
+            f"({row['per_worker']:.2f} per worker, {row['cpu_ms_per_clip']:.0f} CPU ms per clip), "
+            f"RSS start {row['rss_start_mb']:.0f} MB, end {row['rss_end_mb']:.0f} MB, "
+            f"peak {row['rss_peak_mb']:.0f} MB, {row['clips']} clips in {row['seconds']:.1f} s, "
+            f"skipped {row['skipped']}\n"
+            f"       RSS at start {row['rss_start_parts']}, at end {row['rss_end_parts']} (MB)")
 
 
 def _center_crop(frames: np.ndarray, size: int) -> np.ndarray:
@@ -82,8 +122,6 @@ class TrainingClips(Dataset):
         rgb, nxt = read
         item = {"rgb": torch.from_numpy(np.ascontiguousarray(rgb))}
         if self.with_flow:
-            from modist.flow import estimate_batch
-
             flat = rgb.reshape(-1, *rgb.shape[2:])
             flow = estimate_batch(np.ascontiguousarray(flat), np.ascontiguousarray(nxt.reshape(flat.shape)),
                                   estimator="dis", preset="fast")
@@ -168,27 +206,11 @@ def _fmt_breakdown(values: list[float]) -> str:
     return f"{values[0]:.0f}" + (f" main + {workers} workers" if workers else " main")
 
 
-def _available(mode: str) -> str | None:
-    """None if the pipeline's parts import, else why not."""
-    try:
-        if mode in ("flow", "aug"):
-            from modist.flow import estimate_batch  # noqa: F401
-        if mode == "aug":
-            from modist.data.augment import PairedAugment  # noqa: F401
-    except ImportError as exc:
-        return f"not available ({exc})"
-    return None
-
-
 def _run_one(paths: list[str], mode: str, workers: int, seconds: float, batch_size: int) -> dict:
     dataset = TrainingClips(paths, with_flow=mode != "decode")
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=_collate,
                         persistent_workers=workers > 0, worker_init_fn=_worker_init if workers else None)
-    augment = None
-    if mode == "aug":
-        from modist.data.augment import PairedAugment
-
-        augment = PairedAugment(crop_size=CROP)
+    augment = PairedAugment(crop_size=CROP) if mode == "aug" else None
     batches = iter(loader)
     next(batches)  # worker start-up and first reads are not timed
     parts_start = rss_breakdown_mb()
@@ -219,44 +241,24 @@ def _run_one(paths: list[str], mode: str, workers: int, seconds: float, batch_si
             "rss_start_parts": _fmt_breakdown(parts_start), "rss_end_parts": _fmt_breakdown(parts_end)}
 
 
-def run(args: argparse.Namespace) -> int:
-    from modist.data.adapters import resolve_dataset
+def run_data_bench(paths: list[str], settings: DataBenchSettings, *,
+                   on_row: Callable[[dict], None] | None = None) -> DataBenchResult:
+    """Time each (mode, worker count) of ``settings`` on clips of ``paths``.
 
+    ``on_row`` sees each row as soon as it is measured (a run takes ``seconds`` per
+    configuration plus worker start-up, minutes in all).
+    """
     _worker_init(0)  # the main process decodes too (workers=0) and applies the augmentation
-    dataset = resolve_dataset(args.root, split=args.split)
-    paths = [r.path for r in dataset.records]
-    workers = [int(w) for w in str(args.workers).split(",") if w.strip()]
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    print(f"{len(paths)} videos from {args.root}; {os.cpu_count()} CPUs; one thread per process (cv2, torch, FFmpeg)")
-    print(f"training clip = 2 views x {CLIP_FRAMES} frames at stride {STRIDE} (+ the frame after each for flow), "
-          f"short side resized to {SHORT_SIDE}, centre crop {CROP}x{CROP}; batch {args.batch_size}")
-    rows = []
-    for mode in modes:
-        why_not = _available(mode) if mode in MODES else f"unknown mode (choose from {', '.join(MODES)})"
-        if why_not:
-            print(f"{mode}: {why_not}")
-            rows.append({"mode": mode, "na": why_not})
-            continue
-        for count in workers:
-            row = _run_one(paths, mode, count, args.seconds, args.batch_size)
-            rows.append(row)
-            print(f"{mode:6s} workers={count}: {row['clips_per_s']:6.2f} clips/s ({row['per_worker']:.2f} per worker, "
-                  f"{row['cpu_ms_per_clip']:.0f} CPU ms per clip), "
-                  f"RSS start {row['rss_start_mb']:.0f} MB, end {row['rss_end_mb']:.0f} MB, "
-                  f"peak {row['rss_peak_mb']:.0f} MB, "
-                  f"{row['clips']} clips in {row['seconds']:.1f} s, skipped {row['skipped']}")
-            print(f"       RSS at start {row['rss_start_parts']}, at end {row['rss_end_parts']} (MB)")
-    print()
-    print("| pipeline | workers | clips/s | per worker | CPU ms per clip | RSS start / end / peak (MB) |")
-    print("|---|---|---|---|---|---|")
-    for row in rows:
-        if "na" in row:
-            print(f"| {row['mode']} | - | {row['na']} | | | |")
+    result = DataBenchResult(len(paths))
+    for mode in settings.modes:
+        if mode not in MODES:
+            rows = [{"mode": mode, "na": f"unknown mode (choose from {', '.join(MODES)})"}]
         else:
-            print(f"| {row['mode']} | {row['workers']} | {row['clips_per_s']:.2f} | {row['per_worker']:.2f} | "
-                  f"{row['cpu_ms_per_clip']:.0f} | "
-                  f"{row['rss_start_mb']:.0f} / {row['rss_end_mb']:.0f} / {row['rss_peak_mb']:.0f} |")
-    max_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    max_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak RSS (getrusage): main process {max_self:.0f} MB, largest finished worker {max_children:.0f} MB")
-    return 0
+            rows = (_run_one(paths, mode, count, settings.seconds, settings.batch_size) for count in settings.workers)
+        for row in rows:
+            result.rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    result.peak_rss_main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result.peak_rss_children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return result

@@ -10,7 +10,6 @@ OpenCV and torch. Pairs are downscaled to ``--max-side`` (GT scaled too) so that
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import time
@@ -22,7 +21,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from modist.atomic import write_text
 from modist.errors import ConfigError, FlowError
 from modist.flow import endpoint_error, estimate, estimate_batch
 from modist.flow.pairs import FlowPair, load_csv_pairs, load_stereo_pairs
@@ -42,18 +40,31 @@ class EstimatorResult:
         return float(np.mean(list(self.epe.values())))
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pairs", default="../shared/data/flow/pairs.csv", help="pairs.csv with GT flow")
-    parser.add_argument("--no-stereo", action="store_true", help="skip the stereo pairs beside pairs.csv")
-    parser.add_argument(
-        "--estimators", default=DEFAULT_ESTIMATORS,
-        help=f"comma list of METHOD or dis:PRESET (default {DEFAULT_ESTIMATORS}; raft added if available)",
-    )
-    parser.add_argument("--max-side", type=int, default=384, help="downscale pairs to this longer side (0: native)")
-    parser.add_argument("--speed-pairs", type=int, default=8, help="224x224 crops timed per estimator (0: skip)")
-    parser.add_argument("--threads", type=int, default=1, help="OpenCV and torch intra-op threads")
-    parser.add_argument("--device", default=None, help="device for torch_tvl1 / raft (default: cuda if available)")
-    parser.add_argument("--out", default=None, help="also write the markdown table here")
+@dataclass(frozen=True)
+class FlowBenchSettings:
+    pairs: str = "../shared/data/flow/pairs.csv"  # pairs.csv with ground-truth flow
+    stereo: bool = True  # also the stereo pairs beside pairs.csv
+    estimators: str = DEFAULT_ESTIMATORS  # comma list of METHOD or dis:PRESET (raft added if available)
+    max_side: int = 384  # downscale pairs to this longer side (0: native)
+    speed_pairs: int = 8  # 224x224 crops timed per estimator (0: skip)
+    threads: int = 1  # OpenCV and torch intra-op threads
+    device: str | None = None  # for torch_tvl1 / raft (None: cuda if available)
+
+
+@dataclass
+class FlowBenchResult:
+    settings: FlowBenchSettings
+    pairs: list[FlowPair]
+    estimators: list[EstimatorResult]
+    seconds: float
+
+    @property
+    def best(self) -> EstimatorResult:
+        """The estimator of lowest mean EPE."""
+        return min(self.estimators, key=lambda r: r.mean_epe)
+
+    def markdown(self) -> str:
+        return format_report(self.pairs, self.estimators, self.settings)
 
 
 def parse_estimators(spec: str, device: str | None) -> list[tuple[str, str, dict]]:
@@ -91,7 +102,8 @@ def _crops(pairs: list[FlowPair], n: int, size: int = 224) -> tuple[np.ndarray, 
     return np.ascontiguousarray(np.stack(f0)), np.ascontiguousarray(np.stack(f1))
 
 
-def run_estimators(pairs: list[FlowPair], estimators: list[tuple[str, str, dict]], speed_pairs: int) -> list[EstimatorResult]:
+def run_estimators(pairs: list[FlowPair], estimators: list[tuple[str, str, dict]],
+                   speed_pairs: int) -> list[EstimatorResult]:
     results = []
     crops = _crops(pairs, speed_pairs) if speed_pairs > 0 else None
     bar = tqdm(total=len(estimators) * len(pairs), desc="flow bench", unit="pair")
@@ -115,13 +127,14 @@ def run_estimators(pairs: list[FlowPair], estimators: list[tuple[str, str, dict]
     return results
 
 
-def format_report(pairs: list[FlowPair], results: list[EstimatorResult], args: argparse.Namespace) -> str:
+def format_report(pairs: list[FlowPair], results: list[EstimatorResult], settings: FlowBenchSettings) -> str:
     zero = {p.name: endpoint_error(np.zeros_like(p.gt), p.gt, p.valid) for p in pairs}
-    dev = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    res_note = f"longer side <= {args.max_side} px" if args.max_side else "native resolution"
+    dev = settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    res_note = f"longer side <= {settings.max_side} px" if settings.max_side else "native resolution"
     lines = [
         f"Flow benchmark: {len(pairs)} pairs ({res_note}), {os.cpu_count()} CPUs, "
-        f"{args.threads} thread(s) for OpenCV/torch, torch device {dev}, {platform.processor() or platform.machine()}.",
+        f"{settings.threads} thread(s) for OpenCV/torch, torch device {dev}, "
+        f"{platform.processor() or platform.machine()}.",
         "",
         "| estimator | mean EPE (px) | pairs/s (bench pairs) | pairs/s (224x224) |",
         "|---|---|---|---|",
@@ -139,30 +152,22 @@ def format_report(pairs: list[FlowPair], results: list[EstimatorResult], args: a
     return "\n".join(lines) + "\n"
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
-    torch.set_num_threads(args.threads)
-    cv2.setNumThreads(args.threads)
-    pairs = load_csv_pairs(args.pairs)
-    if not args.no_stereo:
-        pairs += load_stereo_pairs(Path(args.pairs).parent / "stereo")
-    if args.max_side:
-        pairs = [p.resized(args.max_side) for p in pairs]
-    estimators = parse_estimators(args.estimators, args.device)
+def run_flow_bench(settings: FlowBenchSettings) -> FlowBenchResult:
+    """EPE and speed of every estimator of ``settings`` on the benchmark pairs."""
+    if settings.threads < 1:
+        raise ConfigError(f"threads must be >= 1, got {settings.threads}")
+    torch.set_num_threads(settings.threads)
+    cv2.setNumThreads(settings.threads)
+    pairs = load_csv_pairs(settings.pairs)
+    if settings.stereo:
+        pairs += load_stereo_pairs(Path(settings.pairs).parent / "stereo")
+    if settings.max_side:
+        pairs = [p.resized(settings.max_side) for p in pairs]
+    estimators = parse_estimators(settings.estimators, settings.device)
     if not estimators:
-        raise ConfigError("--estimators: no estimator given")
+        raise ConfigError("no flow estimator given")
     for _, estimator, options in estimators:  # fail fast on a bad name before minutes of work
         estimate(pairs[0].frame0[:16, :16], pairs[0].frame1[:16, :16], estimator=estimator, **options)
     start = time.perf_counter()
-    results = run_estimators(pairs, estimators, args.speed_pairs)
-    report = format_report(pairs, results, args)
-    print(report, end="")
-    if args.out:
-        write_text(args.out, report)
-    best = min(results, key=lambda r: r.mean_epe)
-    print(
-        f"flow bench: {len(estimators)} estimators x {len(pairs)} pairs in {time.perf_counter() - start:.0f} s; "
-        f"lowest mean EPE {best.mean_epe:.3f} ({best.label})" + (f"; table written to {args.out}" if args.out else "")
-    )
-    return 0
+    results = run_estimators(pairs, estimators, settings.speed_pairs)
+    return FlowBenchResult(settings, pairs, results, time.perf_counter() - start)

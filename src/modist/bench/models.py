@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import torch
@@ -63,7 +62,7 @@ def count_macs(module: nn.Module, *inputs: torch.Tensor) -> int:
     return counter.get_total_flops() // 2
 
 
-def complexity(arch: str, frames: int, size: int, width_divisor: float = 1.0, in_channels: int = 3,
+def complexity(arch: str, *, frames: int, size: int, width_divisor: float = 1.0, in_channels: int = 3,
                classes: int = 400) -> Complexity:
     # On the meta device nothing is initialised, computed or allocated: only shapes flow.
     with torch.device("meta"):
@@ -73,33 +72,46 @@ def complexity(arch: str, frames: int, size: int, width_divisor: float = 1.0, in
     return Complexity(arch, width_divisor, frames, size, count_params(backbone), count_params(net), macs / 1e9)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arch", default="", help=f"comma-separated backbones ({', '.join(BACKBONES)}); "
-                                                   "default: the table of reference configurations")
-    parser.add_argument("--frames", type=int, default=8, help="clip length for --arch (default: 8)")
-    parser.add_argument("--size", type=int, default=224, help="crop size for --arch (default: 224)")
-    parser.add_argument("--width-divisor", type=float, default=1.0, help="thin pathway factor for --arch (default: 1)")
-    parser.add_argument("--in-channels", type=int, default=3)
-    parser.add_argument("--classes", type=int, default=400, help="classifier outputs counted (default: 400; 0 = none)")
+@dataclass(frozen=True)
+class ModelsSettings:
+    """Which backbones: ``archs`` at one clip shape, or (``archs`` empty) the reference rows."""
+
+    archs: tuple[str, ...] = ()
+    frames: int = 8
+    size: int = 224
+    width_divisor: float = 1.0
+    in_channels: int = 3
+    classes: int = 400  # classifier outputs counted; 0: none
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass
+class ModelsTable:
+    rows: list[tuple[Complexity, str]]  # (figures, note)
+    classes: int
+
+    def markdown(self) -> str:
+        fc = f"+fc{self.classes}" if self.classes else ""
+        lines = [f"| arch | width | input | params (M) | params{fc} (M) | GFLOPs/view | note |",
+                 "|---|---|---|---|---|---|---|"]
+        for c, note in self.rows:
+            width = "1" if c.width_divisor == 1 else f"1/{c.width_divisor:g}"
+            lines.append(f"| {c.arch} | {width} | {c.input} | {c.params / 1e6:.2f} | {c.params_with_fc / 1e6:.2f} | "
+                         f"{c.gflops:.2f} | {note} |")
+        lines.append("GFLOPs are multiply-adds of one clip (FlopCounterMode), classifier included.")
+        return "\n".join(lines) + "\n"
+
+
+def complexity_table(settings: ModelsSettings) -> ModelsTable:
+    """Parameters and GFLOPs per view of each backbone of ``settings``."""
     from modist.errors import ConfigError
 
-    if args.arch:
-        rows = [(a.strip(), args.width_divisor, args.frames, args.size, "") for a in args.arch.split(",") if a.strip()]
-        unknown = [r[0] for r in rows if r[0] not in BACKBONES]
+    if settings.archs:
+        unknown = [a for a in settings.archs if a not in BACKBONES]
         if unknown:
             raise ConfigError(f"unknown backbone {unknown[0]!r}; choose from {', '.join(BACKBONES)}")
+        rows = [(a, settings.width_divisor, settings.frames, settings.size, "") for a in settings.archs]
     else:
         rows = list(DEFAULT_ROWS)
-    fc = f"+fc{args.classes}" if args.classes else ""
-    print(f"| arch | width | input | params (M) | params{fc} (M) | GFLOPs/view | note |")
-    print("|---|---|---|---|---|---|---|")
-    for arch, divisor, frames, size, note in rows:
-        c = complexity(arch, frames, size, divisor, args.in_channels, args.classes)
-        width = "1" if divisor == 1 else f"1/{divisor:g}"
-        print(f"| {arch} | {width} | {c.input} | {c.params / 1e6:.2f} | {c.params_with_fc / 1e6:.2f} | "
-              f"{c.gflops:.2f} | {note} |")
-    print("GFLOPs are multiply-adds of one clip (FlopCounterMode), classifier included.")
-    return 0
+    return ModelsTable([(complexity(arch, frames=frames, size=size, width_divisor=divisor,
+                                    in_channels=settings.in_channels, classes=settings.classes), note)
+                        for arch, divisor, frames, size, note in rows], settings.classes)

@@ -18,12 +18,11 @@ overrides; CPU: n/a unless given).
 
 from __future__ import annotations
 
-import argparse
 import copy
 import gc
 import resource
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -33,10 +32,10 @@ from modist.config import load_config
 from modist.errors import ConfigError
 from modist.flow.encodings import motion_channels
 from modist.methods.base import Batch
+from modist.runtime import resolve_device
 from modist.training.build import build_training_method
-from modist.training.device import resolve_device
 from modist.training.optim import build_optimizer
-from modist.training.step import TrainStep, channels_last_views, compile_pathways
+from modist.training.step import TrainStep, channels_last_views, compile_networks
 
 # Dense tensor-core peaks (TFLOP/s) from the vendors' data sheets, by device-name fragment.
 PEAK_TFLOPS: dict[str, dict[str, float]] = {
@@ -78,28 +77,71 @@ class StepTiming:
         return self.flops_per_step / self.seconds_per_step / 1e12
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arch", default="slow_r50,r3d_18,r3d_tiny",
-                        help=f"comma-separated visual backbones ({', '.join(ARCH_DEFAULTS)})")
-    parser.add_argument("--batch", type=int, default=0, help="clips per step (default: per arch and device)")
-    parser.add_argument("--frames", type=int, default=0, help="frames per clip (default: per arch and device)")
-    parser.add_argument("--size", type=int, default=0, help="crop size (default: per arch and device)")
-    parser.add_argument("--queue-size", type=int, default=65536)
-    parser.add_argument("--steps", type=int, default=5, help="timed steps (default: 5)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (default: 2)")
-    parser.add_argument("--compile", action="store_true", help="also time with torch.compile of every pathway")
-    parser.add_argument("--no-eager", action="store_true", help="with --compile: skip the eager measurement")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="", choices=["", "fp32", "bf16", "fp16"],
-                        help="autocast precision (default: bf16 on CUDA, fp32 elsewhere)")
-    parser.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"],
-                        help="channels_last_3d networks and inputs (auto: on for CUDA)")
-    parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw", "lars"])
-    parser.add_argument("--cross-view", default="", choices=["", "same", "other"],
-                        help="cross-modal key from the same clip or the other clip (default: the config's)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
-    parser.add_argument("--peak-tflops", type=float, default=0.0,
-                        help="device peak for the utilisation column (default: known GPUs; CPU: n/a)")
+@dataclass(frozen=True)
+class TrainBenchSettings:
+    archs: tuple[str, ...] = ("slow_r50", "r3d_18", "r3d_tiny")  # visual backbones, keys of ARCH_DEFAULTS
+    batch: int = 0  # clips per step; 0: per arch and device
+    frames: int = 0  # frames per clip; 0: per arch and device
+    size: int = 0  # crop size; 0: per arch and device
+    queue_size: int = 65536
+    steps: int = 5  # timed steps
+    warmup: int = 2  # untimed steps first
+    compile: bool = False  # also time with torch.compile of every pathway
+    eager: bool = True  # time the eager step (off only with compile)
+    device: str = "auto"
+    precision: str = ""  # autocast precision; "": bf16 on CUDA, fp32 elsewhere
+    channels_last: str = "auto"  # "auto" (on for CUDA), "on" or "off"
+    optimizer: str = "sgd"
+    cross_view: str = ""  # cross-modal key from the "same" or the "other" clip; "": the config's
+    threads: int = 0  # torch CPU threads; 0: torch's default
+    peak_tflops: float = 0.0  # device peak for the utilisation column; 0: known GPUs, else n/a
+
+
+@dataclass
+class TrainBenchPlan:
+    """The settings resolved for this machine: what will be timed, before timing it."""
+
+    settings: TrainBenchSettings
+    device: torch.device
+    device_name: str
+    precision: str
+    channels_last: bool
+    compiled: tuple[bool, ...]  # one measurement per arch and entry: eager (False) and/or compiled (True)
+    peak_tflops: float | None
+    cross_view: str
+
+    def describe(self) -> str:
+        s = self.settings
+        return (f"device: {self.device_name}; precision {self.precision}; "
+                f"channels_last_3d {'on' if self.channels_last else 'off'}; "
+                f"queue {s.queue_size}; cross-modal keys of the {self.cross_view} clip; "
+                f"{s.warmup} warm-up + {s.steps} timed steps; "
+                f"peak {f'{self.peak_tflops:g} TFLOP/s' if self.peak_tflops else 'n/a'}")
+
+
+@dataclass
+class TrainBenchResult:
+    plan: TrainBenchPlan
+    rows: list[StepTiming] = field(default_factory=list)
+
+    @property
+    def fastest(self) -> StepTiming:
+        return max(self.rows, key=lambda r: r.clips_per_sec)
+
+    def markdown(self) -> str:
+        peak = self.plan.peak_tflops
+        mem = "peak alloc (GB)" if self.plan.device.type == "cuda" else "peak RSS (GB)"
+        lines = [f"| arch (+ motion) | mode | batch | input | clips/s | step (ms) | CPU (ms) | {mem} | GFLOP/step | "
+                 "TFLOP/s | MFU |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in self.rows:
+            motion = f"{ARCH_DEFAULTS[r.arch]['motion']}/{ARCH_DEFAULTS[r.arch]['divisor']}"
+            mfu = f"{100 * r.tflops / peak:.1f}%" if peak else "n/a"
+            lines.append(f"| {r.arch} (+ {motion}) | {r.mode} | {r.batch} | {r.frames}x{r.size}x{r.size} | "
+                         f"{r.clips_per_sec:.1f} | {1000 * r.seconds_per_step:.0f} | "
+                         f"{1000 * r.cpu_seconds_per_step:.0f} | {r.peak_memory_gb:.2f} | "
+                         f"{r.flops_per_step / 1e9:.3f} | {r.tflops:.3g} | {mfu} |")
+        return "\n".join(lines) + "\n"
 
 
 def _peak_tflops(device: torch.device, precision: str, override: float) -> float | None:
@@ -159,7 +201,7 @@ def measure(arch: str, batch: int, frames: int, size: int, device: torch.device,
     """Time the full MoDist training step of ``arch`` on random clips."""
     cfg = _config(arch, queue_size, precision, channels_last, optimizer, cross_view)
     torch.manual_seed(0)
-    method = build_training_method(cfg, 0, device, distributed=False).train()
+    method = build_training_method(cfg, num_classes=0, device=device, distributed=False).train()
     c = motion_channels(cfg.motion.encoding)
     rgb = torch.randn(2, batch, 3, frames, size, size, device=device)
     motion = torch.randn(2, batch, c, frames, size, size, device=device)
@@ -172,25 +214,25 @@ def measure(arch: str, batch: int, frames: int, size: int, device: torch.device,
 
     # FLOPs of one step, counted on an eager copy (compiling does not change the arithmetic).
     counted = copy.deepcopy(method)
-    count_step = TrainStep(counted, build_optimizer(cfg.optim, [p for p in counted.parameters() if p.requires_grad],
-                                                    cfg.optim.lr), None, 1 << 30, precision, False, device)
+    count_step = TrainStep(counted, build_optimizer(cfg.optim, counted.learnable_params, cfg.optim.lr),
+                           total_steps=1 << 30, precision=precision, device=device)
     with FlopCounterMode(display=False) as counter:
-        count_step(one_batch, 0)
+        count_step([one_batch()], 0)
     flops = float(counter.get_total_flops())
     del counted, count_step
     gc.collect()
 
     if compiled:
-        compile_pathways(method)
-    opt = build_optimizer(cfg.optim, [p for p in method.parameters() if p.requires_grad], cfg.optim.lr)
-    step = TrainStep(method, opt, None, 1 << 30, precision, False, device)
+        compile_networks(method)
+    opt = build_optimizer(cfg.optim, method.learnable_params, cfg.optim.lr)
+    step = TrainStep(method, opt, total_steps=1 << 30, precision=precision, device=device)
     for i in range(warmup):
-        step(one_batch, i)
+        step([one_batch()], i)
     _sync(device)
     _reset_peak_memory(device)
     start, cpu_start = time.perf_counter(), time.process_time()
     for i in range(steps):
-        step(one_batch, warmup + i)
+        step([one_batch()], warmup + i)
     _sync(device)
     seconds = (time.perf_counter() - start) / steps
     cpu_seconds = (time.process_time() - cpu_start) / steps
@@ -203,45 +245,36 @@ def measure(arch: str, batch: int, frames: int, size: int, device: torch.device,
     return timing
 
 
-def run(args: argparse.Namespace) -> int:
-    device = resolve_device(args.device)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    archs = [a.strip() for a in args.arch.split(",") if a.strip()]
-    for arch in archs:
+def plan_train_bench(settings: TrainBenchSettings) -> TrainBenchPlan:
+    """Check ``settings`` and resolve device, precision and layout (cheap: nothing is built)."""
+    for arch in settings.archs:
         if arch not in ARCH_DEFAULTS:
-            raise ConfigError(f"unknown --arch {arch!r}; choose from {', '.join(ARCH_DEFAULTS)}")
-    if args.no_eager and not args.compile:
-        raise ConfigError("--no-eager needs --compile")
-    precision = args.precision or ("bf16" if device.type == "cuda" else "fp32")
-    channels_last = args.channels_last == "on" or (args.channels_last == "auto" and device.type == "cuda")
-    modes = ([] if args.no_eager else [False]) + ([True] if args.compile else [])
-    peak = _peak_tflops(device, precision, args.peak_tflops)
+            raise ConfigError(f"unknown arch {arch!r}; choose from {', '.join(ARCH_DEFAULTS)}")
+    if not settings.archs:
+        raise ConfigError(f"no arch given; choose from {', '.join(ARCH_DEFAULTS)}")
+    if not settings.eager and not settings.compile:
+        raise ConfigError("nothing to time: the eager step is off and compile is not on")
+    device = resolve_device(settings.device, flag="device")
+    if settings.threads > 0:
+        torch.set_num_threads(settings.threads)
+    precision = settings.precision or ("bf16" if device.type == "cuda" else "fp32")
+    channels_last = settings.channels_last == "on" or (settings.channels_last == "auto" and device.type == "cuda")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
-    cross_view = args.cross_view or _config(archs[0], args.queue_size, precision, False, "sgd", "").method.cross_view
-    print(f"device: {name}; precision {precision}; channels_last_3d {'on' if channels_last else 'off'}; "
-          f"queue {args.queue_size}; cross-modal keys of the {cross_view} clip; "
-          f"{args.warmup} warm-up + {args.steps} timed steps; "
-          f"peak {f'{peak:g} TFLOP/s' if peak else 'n/a'}")
-    rows = []
-    for arch in tqdm([(a, m) for a in archs for m in modes], desc="bench train", leave=False):
-        arch, compiled = arch
-        b, t, s = ARCH_DEFAULTS[arch]["cuda" if device.type == "cuda" else "cpu"]
-        rows.append(measure(arch, args.batch or b, args.frames or t, args.size or s, device, compiled=compiled,
-                            queue_size=args.queue_size, precision=precision, channels_last=channels_last,
-                            optimizer=args.optimizer, steps=args.steps, warmup=args.warmup,
-                            cross_view=args.cross_view))
-    mem = "peak alloc (GB)" if device.type == "cuda" else "peak RSS (GB)"
-    print(f"| arch (+ motion) | mode | batch | input | clips/s | step (ms) | CPU (ms) | {mem} | GFLOP/step | "
-          "TFLOP/s | MFU |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        motion = f"{ARCH_DEFAULTS[r.arch]['motion']}/{ARCH_DEFAULTS[r.arch]['divisor']}"
-        mfu = f"{100 * r.tflops / peak:.1f}%" if peak else "n/a"
-        print(f"| {r.arch} (+ {motion}) | {r.mode} | {r.batch} | {r.frames}x{r.size}x{r.size} | "
-              f"{r.clips_per_sec:.1f} | {1000 * r.seconds_per_step:.0f} | {1000 * r.cpu_seconds_per_step:.0f} | "
-              f"{r.peak_memory_gb:.2f} | "
-              f"{r.flops_per_step / 1e9:.3f} | {r.tflops:.3g} | {mfu} |")
-    best = max(rows, key=lambda r: r.clips_per_sec)
-    print(f"fastest: {best.arch} {best.mode} at {best.clips_per_sec:.1f} clips/s")
-    return 0
+    cross_view = settings.cross_view or _config(settings.archs[0], settings.queue_size, precision, False, "sgd",
+                                                "").method.cross_view
+    return TrainBenchPlan(settings, device, name, precision, channels_last,
+                          ((False,) if settings.eager else ()) + ((True,) if settings.compile else ()),
+                          _peak_tflops(device, precision, settings.peak_tflops), cross_view)
+
+
+def run_train_bench(plan: TrainBenchPlan) -> TrainBenchResult:
+    """Time the training step of every arch of the plan, eagerly and/or compiled."""
+    s = plan.settings
+    result = TrainBenchResult(plan)
+    for arch, compiled in tqdm([(a, m) for a in s.archs for m in plan.compiled], desc="bench train", leave=False):
+        b, t, size = ARCH_DEFAULTS[arch]["cuda" if plan.device.type == "cuda" else "cpu"]
+        result.rows.append(measure(arch, s.batch or b, s.frames or t, s.size or size, plan.device, compiled=compiled,
+                                   queue_size=s.queue_size, precision=plan.precision,
+                                   channels_last=plan.channels_last, optimizer=s.optimizer, steps=s.steps,
+                                   warmup=s.warmup, cross_view=s.cross_view))
+    return result

@@ -1,13 +1,15 @@
 """``modist bench WHAT``: benchmarks that print figures (never assertions).
 
-Each benchmark is a module ``modist.bench.<name>`` exposing
-``add_arguments(parser)`` and ``run(args) -> int``.
+Each benchmark is a module ``modist.bench.<name>`` with a settings dataclass and a
+function that measures and returns a result; here each gets its flags (``_<name>_arguments``),
+which become its settings, and its printout (``_run_<name>``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+
+from modist.errors import ConfigError
 
 BENCHMARKS = {
     # name: one-line help
@@ -20,8 +22,158 @@ BENCHMARKS = {
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bench", metavar="WHAT", required=True)
+    arguments = {"flow": _flow_arguments, "data": _data_arguments, "train": _train_arguments,
+                 "models": models_arguments}
+    runners = {"flow": _run_flow, "data": _run_data, "train": _run_train, "models": run_models}
     for name, help_text in BENCHMARKS.items():
-        module = importlib.import_module(f"modist.bench.{name}")
         bench_parser = sub.add_parser(name, help=help_text)
-        module.add_arguments(bench_parser)
-        bench_parser.set_defaults(func=module.run)
+        arguments[name](bench_parser)
+        bench_parser.set_defaults(func=runners[name])
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def _flow_arguments(parser: argparse.ArgumentParser) -> None:
+    from modist.bench.flow import DEFAULT_ESTIMATORS
+
+    parser.add_argument("--pairs", default="../shared/data/flow/pairs.csv", help="pairs.csv with GT flow")
+    parser.add_argument("--no-stereo", action="store_true", help="skip the stereo pairs beside pairs.csv")
+    parser.add_argument(
+        "--estimators", default=DEFAULT_ESTIMATORS,
+        help=f"comma list of METHOD or dis:PRESET (default {DEFAULT_ESTIMATORS}; raft added if available)",
+    )
+    parser.add_argument("--max-side", type=int, default=384, help="downscale pairs to this longer side (0: native)")
+    parser.add_argument("--speed-pairs", type=int, default=8, help="224x224 crops timed per estimator (0: skip)")
+    parser.add_argument("--threads", type=int, default=1, help="OpenCV and torch intra-op threads")
+    parser.add_argument("--device", default=None, help="device for torch_tvl1 / raft (default: cuda if available)")
+    parser.add_argument("--out", default=None, help="also write the markdown table here")
+
+
+def _run_flow(args: argparse.Namespace) -> int:
+    from modist.atomic import write_text
+    from modist.bench.flow import FlowBenchSettings, run_flow_bench
+
+    if args.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    settings = FlowBenchSettings(pairs=args.pairs, stereo=not args.no_stereo, estimators=args.estimators,
+                                 max_side=args.max_side, speed_pairs=args.speed_pairs, threads=args.threads,
+                                 device=args.device)
+    result = run_flow_bench(settings)
+    report = result.markdown()
+    print(report, end="")
+    if args.out:
+        write_text(args.out, report)
+    best = result.best
+    print(
+        f"flow bench: {len(result.estimators)} estimators x {len(result.pairs)} pairs in {result.seconds:.0f} s; "
+        f"lowest mean EPE {best.mean_epe:.3f} ({best.label})" + (f"; table written to {args.out}" if args.out else "")
+    )
+    return 0
+
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+    from modist.bench.data import MODES
+
+    parser.add_argument("--root", default="../shared/data/videos",
+                        help="dataset (kind:ROOT or a path; default: ../shared/data/videos)")
+    parser.add_argument("--workers", default="0,1,2", help="comma-separated DataLoader worker counts (default: 0,1,2)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per configuration (default: 10)")
+    parser.add_argument("--batch-size", type=int, default=4, help="training clips per batch (default: 4)")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of decode,flow,aug")
+    parser.add_argument("--split", default="train")
+
+
+def _run_data(args: argparse.Namespace) -> int:
+    from modist.bench.data import DataBenchSettings, describe_row, describe_setup, run_data_bench
+    from modist.data.adapters import resolve_dataset
+
+    try:
+        workers = tuple(int(w) for w in _names(str(args.workers)))
+    except ValueError:
+        raise ConfigError(f"--workers must be comma-separated integers, got {args.workers!r}") from None
+    settings = DataBenchSettings(workers=workers, seconds=args.seconds, batch_size=args.batch_size,
+                                 modes=_names(args.modes))
+    paths = [r.path for r in resolve_dataset(args.root, split=args.split).records]
+    print(describe_setup(len(paths), args.root, args.batch_size))
+    result = run_data_bench(paths, settings, on_row=lambda row: print(describe_row(row)))
+    print()
+    print(result.markdown(), end="")
+    print(f"peak RSS (getrusage): main process {result.peak_rss_main_mb:.0f} MB, "
+          f"largest finished worker {result.peak_rss_children_mb:.0f} MB")
+    return 0
+
+
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    from modist.bench.train import ARCH_DEFAULTS
+
+    parser.add_argument("--arch", default="slow_r50,r3d_18,r3d_tiny",
+                        help=f"comma-separated visual backbones ({', '.join(ARCH_DEFAULTS)})")
+    parser.add_argument("--batch", type=int, default=0, help="clips per step (default: per arch and device)")
+    parser.add_argument("--frames", type=int, default=0, help="frames per clip (default: per arch and device)")
+    parser.add_argument("--size", type=int, default=0, help="crop size (default: per arch and device)")
+    parser.add_argument("--queue-size", type=int, default=65536)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps (default: 5)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (default: 2)")
+    parser.add_argument("--compile", action="store_true", help="also time with torch.compile of every pathway")
+    parser.add_argument("--no-eager", action="store_true", help="with --compile: skip the eager measurement")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="", choices=["", "fp32", "bf16", "fp16"],
+                        help="autocast precision (default: bf16 on CUDA, fp32 elsewhere)")
+    parser.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"],
+                        help="channels_last_3d networks and inputs (auto: on for CUDA)")
+    parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw", "lars"])
+    parser.add_argument("--cross-view", default="", choices=["", "same", "other"],
+                        help="cross-modal key from the same clip or the other clip (default: the config's)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    parser.add_argument("--peak-tflops", type=float, default=0.0,
+                        help="device peak for the utilisation column (default: known GPUs; CPU: n/a)")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from modist.bench.train import ARCH_DEFAULTS, TrainBenchSettings, plan_train_bench, run_train_bench
+    from modist.runtime import resolve_device
+
+    resolve_device(args.device, flag="--device")
+    archs = _names(args.arch)
+    for arch in archs or ("",):
+        if arch not in ARCH_DEFAULTS:
+            raise ConfigError(f"unknown --arch {arch!r}; choose from {', '.join(ARCH_DEFAULTS)}")
+    if args.no_eager and not args.compile:
+        raise ConfigError("--no-eager needs --compile")
+    settings = TrainBenchSettings(archs=archs, batch=args.batch, frames=args.frames, size=args.size,
+                                  queue_size=args.queue_size, steps=args.steps, warmup=args.warmup,
+                                  compile=args.compile, eager=not args.no_eager, device=args.device,
+                                  precision=args.precision, channels_last=args.channels_last,
+                                  optimizer=args.optimizer, cross_view=args.cross_view, threads=args.threads,
+                                  peak_tflops=args.peak_tflops)
+    plan = plan_train_bench(settings)
+    print(plan.describe())
+    result = run_train_bench(plan)
+    print(result.markdown(), end="")
+    best = result.fastest
+    print(f"fastest: {best.arch} {best.mode} at {best.clips_per_sec:.1f} clips/s")
+    return 0
+
+
+def models_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``modist bench models`` (and of ``modist models``)."""
+    from modist.models.resnet3d import BACKBONES
+
+    parser.add_argument("--arch", default="", help=f"comma-separated backbones ({', '.join(BACKBONES)}); "
+                                                   "default: the table of reference configurations")
+    parser.add_argument("--frames", type=int, default=8, help="clip length for --arch (default: 8)")
+    parser.add_argument("--size", type=int, default=224, help="crop size for --arch (default: 224)")
+    parser.add_argument("--width-divisor", type=float, default=1.0, help="thin pathway factor for --arch (default: 1)")
+    parser.add_argument("--in-channels", type=int, default=3)
+    parser.add_argument("--classes", type=int, default=400, help="classifier outputs counted (default: 400; 0 = none)")
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from modist.bench.models import ModelsSettings, complexity_table
+
+    settings = ModelsSettings(archs=_names(args.arch), frames=args.frames, size=args.size,
+                              width_divisor=args.width_divisor, in_channels=args.in_channels, classes=args.classes)
+    print(complexity_table(settings).markdown(), end="")
+    return 0

@@ -37,16 +37,23 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from modist.errors import ConfigError
     from modist.evaluation.embed import embed, save_embeddings
-    from modist.evaluation.runner import pick_device
+    from modist.runtime import resolve_device
 
+    for key in ("num_clips", "batch_size", "clip_frames", "stride", "crop_size"):
+        value = getattr(args, key)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{key.replace('_', '-')} must be >= 1, got {value}")
+    if not args.out.endswith(".npz"):  # found out before embedding, not after
+        raise ConfigError(f"--out {args.out}: the embeddings file must end in .npz")
+    device = resolve_device(args.device, flag="--device")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
     result = embed(args.checkpoint, args.input, num_clips=args.num_clips, batch_size=args.batch_size,
-                   device=pick_device(args.device), clip_frames=args.clip_frames, stride=args.stride,
-                   crop_size=args.crop_size, split=args.split, fold=args.fold, num_workers=args.workers,
-                   progress=not args.no_progress)
+                   device=device, clip_frames=args.clip_frames, stride=args.stride, crop_size=args.crop_size,
+                   split=args.split, fold=args.fold, num_workers=args.workers, progress=not args.no_progress)
     save_embeddings(args.out, result)
     seconds = time.perf_counter() - start
     dim = result.embeddings.shape[1] if result.embeddings.ndim == 2 else 0

@@ -89,50 +89,56 @@ def configure(parser: argparse.ArgumentParser) -> None:
     q.set_defaults(func=run)
 
 
+def _positive(args: argparse.Namespace, *keys: str) -> None:
+    """Flags given (not None) must be >= 1; the error names the flag."""
+    from modist.errors import ConfigError
+
+    for key in keys:
+        value = getattr(args, key, None)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{key.replace('_', '-')} must be >= 1, got {value}")
+
+
 def _encoder(args: argparse.Namespace):
+    """The encoder under evaluation, with the clip flags applied, and the output directory."""
     from pathlib import Path
 
     from modist.errors import ConfigError
-    from modist.evaluation.encoder import EvalEncoder, load_eval_encoder
+    from modist.evaluation.encoder import load_eval_encoder, scratch_encoder
 
     scratch = getattr(args, "from_scratch", False)
     if not args.checkpoint and not scratch:
         raise ConfigError("--checkpoint is required (or --from-scratch for finetune)")
     if scratch:
-        if args.checkpoint:
-            meta = load_eval_encoder(args.checkpoint)
-            enc = EvalEncoder.from_scratch(meta.meta["arch"], meta.meta["base_width"], meta.modality,
-                                           meta.meta.get("width_divisor", 1.0), meta.clip_frames, meta.stride,
-                                           meta.crop_size, meta.motion)
-            enc.short_side = meta.short_side
-        else:
-            enc = EvalEncoder.from_scratch(args.arch, args.base_width)
+        enc = scratch_encoder(args.checkpoint, arch=args.arch, base_width=args.base_width)
     else:
         enc = load_eval_encoder(args.checkpoint)
-    enc = enc.with_overrides(args.clip_frames, args.stride, args.crop_size)
-    default_out = (Path(args.checkpoint) if Path(args.checkpoint).is_dir() else Path(args.checkpoint).parent) \
-        if args.checkpoint else Path("runs") / "scratch"
-    out = Path(args.out) if args.out else default_out / ("eval_scratch" if scratch else "eval")
+    enc = enc.with_overrides(clip_frames=args.clip_frames, stride=args.stride, crop_size=args.crop_size)
+    if args.checkpoint:
+        run_dir = Path(args.checkpoint) if Path(args.checkpoint).is_dir() else Path(args.checkpoint).parent
+    else:
+        run_dir = Path("runs") / "scratch"
+    out = Path(args.out) if args.out else run_dir / ("eval_scratch" if scratch else "eval")
     return enc, out
 
 
 def _spec(args: argparse.Namespace):
-    from modist.errors import ConfigError
     from modist.evaluation.runner import EvalSpec
+    from modist.runtime import resolve_device
 
-    for key in ("temporal_views", "spatial_views", "batch_size"):
-        if getattr(args, key) < 1:
-            raise ConfigError(f"--{key.replace('_', '-')} must be >= 1, got {getattr(args, key)}")
     tests = tuple(s.strip() for s in args.test_split.split(",") if s.strip()) if args.test_split else None
     cache = "" if getattr(args, "no_cache", False) else getattr(args, "cache_dir", None)
-    return EvalSpec(args.dataset, args.train_split, tests, args.fold, args.temporal_views, args.spatial_views,
-                    args.batch_size, args.device, cache, args.workers, getattr(args, "frame_cache", 0),
-                    not args.no_progress, args.seed)
+    return EvalSpec(args.dataset, train_split=args.train_split, test_splits=tests, fold=args.fold,
+                    temporal_views=args.temporal_views, spatial_views=args.spatial_views,
+                    batch_size=args.batch_size, device=resolve_device(args.device, flag="--device"),
+                    cache_dir=cache, num_workers=args.workers, frame_cache=getattr(args, "cache_videos", 0),
+                    progress=not args.no_progress, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    _positive(args, "temporal_views", "spatial_views", "batch_size", "clip_frames", "stride", "crop_size")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -141,29 +147,35 @@ def run(args: argparse.Namespace) -> int:
     return _run_frozen(args)
 
 
-def _run_frozen(args: argparse.Namespace) -> int:
+def _ks(text: str) -> tuple[int, ...]:
     from modist.errors import ConfigError
+
+    try:
+        ks = tuple(int(k) for k in text.split(",") if k.strip())
+    except ValueError:
+        raise ConfigError(f"--ks must be comma-separated integers, got {text!r}") from None
+    if not ks or min(ks) < 1:
+        raise ConfigError(f"--ks must be positive integers, got {text!r}")
+    return ks
+
+
+def _run_frozen(args: argparse.Namespace) -> int:
     from modist.evaluation.linear_probe import LinearRecipe
     from modist.evaluation.report import write_report
     from modist.evaluation.runner import run_frozen
 
     protocols = FROZEN if args.protocol == "all" else (args.protocol,)
-    enc, out = _encoder(args)
-    spec = _spec(args)
-    kwargs = {}
-    if "linear" in protocols:
-        kwargs["linear"] = LinearRecipe(epochs=args.epochs, lr=args.lr, batch_size=args.probe_batch, seed=args.seed)
-        kwargs["average"] = args.average
-    if "knn" in protocols:
-        kwargs.update(knn_k=args.k, knn_temperature=args.temperature)
+    options = {}
     if "retrieval" in protocols:
-        try:
-            kwargs["ks"] = tuple(int(k) for k in args.ks.split(",") if k.strip())
-        except ValueError:
-            raise ConfigError(f"--ks must be comma-separated integers, got {args.ks!r}") from None
-        if not kwargs["ks"] or min(kwargs["ks"]) < 1:
-            raise ConfigError(f"--ks must be positive integers, got {args.ks!r}")
-    results, names, meta = run_frozen(enc, spec, protocols, checkpoint=args.checkpoint, **kwargs)
+        options["ks"] = _ks(args.ks)
+    if "linear" in protocols:
+        options["linear"] = LinearRecipe(epochs=args.epochs, lr=args.lr, batch_size=args.probe_batch, seed=args.seed)
+        options["average"] = args.average
+    if "knn" in protocols:
+        options.update(knn_k=args.k, knn_temperature=args.temperature)
+    spec = _spec(args)
+    enc, out = _encoder(args)
+    results, names, meta = run_frozen(enc, spec, protocols, checkpoint=args.checkpoint, **options)
     table = write_report(out, results, names, meta)
     skipped = meta["skipped_train"] + sum({r.split: r.skipped for r in results}.values())
     print(table)
@@ -174,25 +186,20 @@ def _run_frozen(args: argparse.Namespace) -> int:
 
 
 def _run_finetune(args: argparse.Namespace) -> int:
-    from modist.atomic import atomic_path
     from modist.data.adapters import parse_spec
-    from modist.evaluation.finetune import FinetuneRecipe
+    from modist.evaluation.finetune import FinetuneRecipe, save_finetuned
     from modist.evaluation.report import write_report
     from modist.evaluation.runner import run_finetune
 
-    enc, out = _encoder(args)
-    spec = _spec(args)
     flip = {"yes": True, "no": False}.get(args.flip, parse_spec(args.dataset)[0] != "synth")
     recipe = FinetuneRecipe(epochs=args.epochs, batch_size=args.train_batch, lr=args.lr,
                             weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, dropout=args.dropout,
                             flip=flip, max_steps=args.max_steps, seed=args.seed)
+    spec = _spec(args)
+    enc, out = _encoder(args)
     result, names, meta = run_finetune(enc, spec, recipe, checkpoint=args.checkpoint)
-    tests = list(result.splits.values())
-    table = write_report(out, tests, names, meta, history=result.history)
-    from safetensors.torch import save_file
-
-    with atomic_path(out / "finetuned.safetensors") as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()}, str(tmp))
+    table = write_report(out, list(result.splits.values()), names, meta, history=result.history)
+    save_finetuned(out, result)
     print(table)
     last = result.history[-5:]
     acc = sum(h["train_acc"] for h in last) / max(len(last), 1)

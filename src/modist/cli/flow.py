@@ -45,9 +45,37 @@ def run(args: argparse.Namespace) -> int:
         return _visualize(args)
     if not args.dataset:
         raise ConfigError("missing DATASET (or --visualize VIDEO)")
-    from modist.flow.precompute import precompute_from_args
+    return _precompute(args)
 
-    return precompute_from_args(args, _options(args))
+
+def _precompute(args: argparse.Namespace) -> int:
+    """Returns 0, or 1 if any video failed."""
+    from modist.flow.precompute import PrecomputeSettings, precompute_dataset
+
+    if args.shard is not None and args.num_shards is not None and not 0 <= args.shard < args.num_shards:
+        raise ConfigError(f"--shard {args.shard} --num-shards {args.num_shards}: need 0 <= shard < num_shards")
+    if args.num_shards is not None and args.num_shards < 1:
+        raise ConfigError(f"--num-shards must be >= 1, got {args.num_shards}")
+    if args.shard is not None and args.shard < 0:
+        raise ConfigError(f"--shard must be >= 0, got {args.shard}")
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    if not 0 <= args.compress_level <= 9:
+        raise ConfigError(f"--compress-level must be 0..9, got {args.compress_level}")
+    settings = PrecomputeSettings(estimator=args.estimator, options=_options(args), flow_gap=args.flow_gap,
+                                  short_side=args.short_side, compress_level=args.compress_level)
+    summary = precompute_dataset(args.dataset, args.out, settings, shard=args.shard, num_shards=args.num_shards,
+                                 workers=args.workers, split=args.split, fold=args.fold)
+    for error in summary.failures:
+        print(f"flow: failed: {error}")
+    print(
+        f"flow: shard {summary.shard}/{summary.num_shards}: {summary.videos} videos ({summary.done} done, "
+        f"{summary.redone} redone, {summary.skipped} skipped, {summary.failed} failed), "
+        f"{summary.pairs} pairs, {summary.bytes / 1e6:.1f} MB "
+        f"({summary.bytes_per_video_second / 1e3:.0f} kB per video-second), "
+        f"{summary.pairs_per_second:.0f} pairs/s per worker, {summary.wall_seconds:.0f} s"
+    )
+    return 1 if summary.failed else 0
 
 
 def _visualize(args: argparse.Namespace) -> int:
@@ -59,7 +87,8 @@ def _visualize(args: argparse.Namespace) -> int:
     video = read_video(args.visualize, max_frames=args.max_frames, short_side=args.short_side)
     if len(video.frames) <= args.flow_gap:
         raise ConfigError(f"{args.visualize}: {len(video.frames)} frame(s), need more than --flow-gap {args.flow_gap}")
-    panels = flow_panels(video.frames, estimator=args.estimator, flow_gap=args.flow_gap, progress=True, **_options(args))
+    panels = flow_panels(video.frames, estimator=args.estimator, flow_gap=args.flow_gap, progress=True,
+                         **_options(args))
     write_animation(args.out, panels, fps=video.fps or 10.0)
     h, w = panels.shape[1:3]
     print(f"flow: wrote {len(panels)} frames ({w}x{h}: frame | flow colour | flow edges) to {args.out}")

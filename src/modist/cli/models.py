@@ -6,9 +6,9 @@ import argparse
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from modist.bench import models
+    from modist.cli.bench import models_arguments, run_models
 
     parser.description = ("Parameters and GFLOPs (multiply-adds) of one clip per backbone. "
                           "Without --arch, the reference configurations.")
-    models.add_arguments(parser)
-    parser.set_defaults(func=models.run)
+    models_arguments(parser)
+    parser.set_defaults(func=run_models)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class TorchcodecReader:
     def __init__(self, path, short_side: int | None = None):
         from torchcodec.decoders import VideoDecoder
 
-        from modist.data.video import open_video
+        from modist.data.video import cause_text, open_video
 
         self.path = str(path)
         self.short_side = short_side
@@ -77,7 +77,7 @@ class TorchcodecReader:
         try:
             self._decoder = VideoDecoder(self.path, seek_mode="exact", dimension_order="NHWC")
         except Exception as exc:
-            raise VideoReadError(f"{self.path}: cannot open ({_short(exc)})") from None
+            raise VideoReadError(self.path, f"cannot open ({cause_text(exc)})") from None
         meta = self._decoder.metadata
         self._begin = float(meta.begin_stream_seconds or 0.0)
         self._end = float(meta.end_stream_seconds or self._begin)
@@ -95,7 +95,7 @@ class TorchcodecReader:
                          str(meta.codec), 0, not meta.num_frames)
 
     def frames_at(self, times: Sequence[float]):
-        from modist.data.video import DecodedVideo
+        from modist.data.video import DecodedVideo, cause_text
 
         times = np.asarray(times, dtype=np.float64).reshape(-1)
         if times.size == 0 or not np.all(np.isfinite(times)):
@@ -106,7 +106,7 @@ class TorchcodecReader:
         try:
             batch = self._decoder.get_frames_played_at(seconds=wanted)
         except Exception as exc:
-            raise VideoReadError(f"{self.path}: truncated or corrupt: decoding failed ({_short(exc)})") from None
+            raise VideoReadError(self.path, f"truncated or corrupt: decoding failed ({cause_text(exc)})") from None
         frames = batch.data.numpy()
         if self.short_side:
             frames = _resize_short_side(frames, self.short_side)
@@ -120,13 +120,6 @@ class TorchcodecReader:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _short(exc: Exception) -> str:
-    """torchcodec's message without its C++ source location."""
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else type(exc).__name__
-    return text.rsplit(", ", 1)[-1] if ".cpp:" in text else text
 
 
 def _bind_grid_methods() -> None:

@@ -7,9 +7,19 @@ count, every unreadable file with its reason, and the files the annotations list
 disk lacks.
 
 Example:
+    >>> import os, tempfile
     >>> from modist.data.adapters import resolve_dataset
-    >>> report = check_dataset(resolve_dataset("../shared/data/videos"))  # doctest: +SKIP
-    >>> print(report.format())                                            # doctest: +SKIP
+    >>> from modist.data.video import write_video
+    >>> root = tempfile.mkdtemp()
+    >>> write_video(os.path.join(root, "ok.mp4"), np.zeros((10, 32, 32, 3), np.uint8), fps=10)
+    >>> open(os.path.join(root, "bad.mp4"), "wb").close()
+    >>> report = check_dataset(resolve_dataset(root), progress=False)
+    >>> print(report.format())
+    dataset folder:...: 2 videos, 0 classes (probe + first/last frame)
+    readable 1/2, unreadable 1, missing 0
+      duration s     min      1.00  median      1.00  max      1.00
+      ...
+    unreadable: .../bad.mp4: file is empty
 """
 
 from __future__ import annotations
@@ -119,10 +129,6 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def _strip_path(path: str, message: str) -> str:
-    return message[len(path) + 2 :] if message.startswith(path + ": ") else message
-
-
 def check_video(path: str, full: bool = False) -> FileCheck:
     """Probe ``path`` and decode its first and last frames (every frame if ``full``)."""
     try:
@@ -137,7 +143,7 @@ def check_video(path: str, full: bool = False) -> FileCheck:
                 result.decoded_frames = scan.num_frames
                 if scan.error:
                     raise VideoReadError(
-                        f"{path}: decoding failed at {scan.last_time:.2f} s of {info.duration:.2f} s ({scan.error})"
+                        path, f"decoding failed at {scan.last_time:.2f} s of {info.duration:.2f} s ({scan.error})"
                     )
                 if abs(scan.num_frames - info.num_frames) > max(2, COUNT_TOLERANCE * info.num_frames):
                     what = "estimates" if info.num_frames_estimated else "says"
@@ -147,7 +153,7 @@ def check_video(path: str, full: bool = False) -> FileCheck:
                     )
             return result
     except VideoReadError as exc:
-        return FileCheck(path, False, _strip_path(path, str(exc)))
+        return FileCheck(path, False, exc.reason)
 
 
 def check_dataset(dataset: VideoDataset, full: bool = False, workers: int = 0, progress: bool = True) -> CheckReport:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 from modist.data.records import VideoRecord
 from modist.data.sampling import clip_indices, sample_pair_starts, uniform_clip_starts
 from modist.data.video import VideoReader, read_video
-from modist.errors import DataError, VideoReadError
+from modist.errors import VideoReadError
 
 log = logging.getLogger(__name__)
 

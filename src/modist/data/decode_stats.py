@@ -1,14 +1,17 @@
 """Skip-and-count unreadable videos instead of crashing a run on one bad file.
 
-Loaders wrap each read in :meth:`DecodeStats.call`; a :class:`VideoReadError` is
-counted under its reason and ``None`` comes back so the caller can draw another video.
+:meth:`DecodeStats.call` runs a read; a :class:`VideoReadError` is counted under its
+:attr:`~modist.errors.VideoReadError.kind` and ``None`` comes back so the caller can draw
+another video. The data benchmark (:mod:`modist.bench.data`) counts its reads this way.
 Each DataLoader worker has its own copy: merge them (or their ``as_dict()``) to report.
 
 Example:
     >>> stats = DecodeStats()
     >>> stats.call(lambda: 1 / 1)
     1.0
-    >>> stats.call(lambda: (_ for _ in ()).throw(VideoReadError("/x.mp4: file is empty"))) is None
+    >>> def unreadable():
+    ...     raise VideoReadError("/x.mp4", "file is empty")
+    >>> stats.call(unreadable) is None
     True
     >>> stats.summary()
     'decoded 1, skipped 1 (file is empty: 1)'
@@ -17,23 +20,14 @@ Example:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from modist.errors import VideoReadError
 
 T = TypeVar("T")
 MAX_EXAMPLES = 20
-
-
-def error_reason(exc: VideoReadError) -> str:
-    """The reason of a ``"<path>: <reason> (<detail>)"`` message, without path and detail."""
-    text = str(exc)
-    head, sep, rest = text.partition(": ")
-    reason = rest if sep else head
-    for marker in (" (", ": decoding stopped"):
-        reason = reason.split(marker, 1)[0]
-    return reason.strip() or "unreadable"
 
 
 @dataclass
@@ -50,7 +44,7 @@ class DecodeStats:
 
     def record_skip(self, exc: VideoReadError) -> None:
         self.skipped += 1
-        self.reasons[error_reason(exc)] += 1
+        self.reasons[exc.kind] += 1
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append(str(exc))
 
@@ -82,5 +76,3 @@ class DecodeStats:
             text += " (" + ", ".join(f"{r}: {n}" for r, n in self.reasons.most_common()) + ")"
         return text
 
-
-SkipCounter = DecodeStats

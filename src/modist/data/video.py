@@ -28,9 +28,9 @@ from __future__ import annotations
 import heapq
 import os
 from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterator, Sequence
 
 import av
 import numpy as np
@@ -89,28 +89,41 @@ def open_video(path: str | os.PathLike) -> av.container.InputContainer:
     """Open a container that has a video stream, or raise VideoReadError."""
     path = str(path)
     if not os.path.exists(path):
-        raise VideoReadError(f"{path}: file not found")
+        raise VideoReadError(path, "file not found")
     if os.path.isdir(path):
-        raise VideoReadError(f"{path}: is a directory")
+        raise VideoReadError(path, "is a directory")
     if os.path.getsize(path) == 0:
-        raise VideoReadError(f"{path}: file is empty")
+        raise VideoReadError(path, "file is empty")
     try:
         # Some real clips (e.g. HMDB51) carry malformed metadata strings that make
         # PyAV refuse the whole file unless metadata errors are ignored.
         container = av.open(path, metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError, OSError) as exc:
-        raise VideoReadError(f"{path}: cannot open ({_reason(exc)})") from None
+        raise VideoReadError(path, f"cannot open ({cause_text(exc)})") from None
     if not container.streams.video:
         container.close()
-        raise VideoReadError(f"{path}: no video stream")
+        raise VideoReadError(path, "no video stream")
     return container
 
 
-def _reason(exc: BaseException) -> str:
+def cause_text(exc: BaseException) -> str:
+    """A decoder's exception in a few words, for the detail of a VideoReadError.
+
+    Example:
+        >>> error = av.error.InvalidDataError(-1094995529, "Invalid data found when processing input", "/v/a.mp4")
+        >>> str(error)
+        "[Errno -1094995529] Invalid data found when processing input: '/v/a.mp4'"
+        >>> cause_text(error)
+        'Invalid data found when processing input'
+        >>> cause_text(RuntimeError("Could not seek, SingleStreamDecoder.cpp:412, end of file"))
+        'end of file'
+    """
     if isinstance(exc, av.FFmpegError) and exc.strerror:
         return exc.strerror  # without the errno and the repeated file name
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    # torchcodec puts its C++ source location before the message.
+    return text.rsplit(", ", 1)[-1] if ".cpp:" in text else text
 
 
 def _stream_fps(stream: av.video.stream.VideoStream) -> float:
@@ -134,8 +147,13 @@ class VideoReader:
     is FFmpeg's decoder thread count (1 suits DataLoader workers; 0 = FFmpeg decides).
 
     Example:
-        >>> with VideoReader(path) as reader:  # doctest: +SKIP
-        ...     clip = reader.clip(start_sec=1.0, num_frames=8, stride=4, with_next=True)
+        >>> import tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "a.mp4")
+        >>> write_video(path, np.zeros((32, 32, 32, 3), np.uint8), fps=8)
+        >>> with VideoReader(path) as reader:
+        ...     clip = reader.clip(start_sec=1.0, num_frames=4, stride=2, with_next=True)
+        >>> clip.times.tolist(), clip.next_frames.shape
+        ([1.0, 1.25, 1.5, 1.75], (4, 32, 32, 3))
     """
 
     def __init__(self, path: str | os.PathLike, short_side: int | None = None, threads: int = 1):
@@ -320,7 +338,7 @@ class VideoReader:
                 if len(pending) > self._lookahead:
                     yield heapq.heappop(heap), pending.popleft()
         except (av.FFmpegError, ValueError, MemoryError) as exc:
-            self._decode_error = _reason(exc)  # a damaged file ends here
+            self._decode_error = cause_text(exc)  # a damaged file ends here
         while pending:
             yield heapq.heappop(heap), pending.popleft()
 
@@ -335,7 +353,7 @@ class VideoReader:
             except _Reordered:
                 self._lookahead = max(2 * self._lookahead, REORDER_WINDOW)
                 if self._lookahead > 64:
-                    raise VideoReadError(f"{self.path}: presentation times are out of order") from None
+                    raise VideoReadError(self.path, "presentation times are out of order") from None
 
     def _run(self, seek_sec: float, targets: np.ndarray) -> list[tuple[float, av.VideoFrame]]:
         self._seek(seek_sec)
@@ -363,14 +381,13 @@ class VideoReader:
             if seek_sec > 0:
                 raise _LandedLate  # seeked past the readable data of a damaged file
             detail = f" ({self._decode_error})" if self._decode_error else ""
-            raise VideoReadError(f"{self.path}: no decodable frames{detail}")
+            raise VideoReadError(self.path, f"no decodable frames{detail}")
         tolerance = max(3 * self._frame_sec, 0.1)
         wanted = float(targets[-1])
         if wanted > prev[0] + tolerance and prev[0] < self.duration - tolerance:
             detail = f" ({self._decode_error})" if self._decode_error else ""
             raise VideoReadError(
-                f"{self.path}: truncated or corrupt: decoding stopped at {prev[0]:.2f} s "
-                f"of {self.duration:.2f} s{detail}"
+                self.path, f"truncated or corrupt: decoding stopped at {prev[0]:.2f} s of {self.duration:.2f} s{detail}"
             )
         out.extend([prev] * (len(targets) - len(out)))
         return out
@@ -418,7 +435,7 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None, short_sid
                 break
         if not frames:
             detail = f" ({reader._decode_error})" if reader._decode_error else ""
-            raise VideoReadError(f"{path}: no decodable frames{detail}")
+            raise VideoReadError(path, f"no decodable frames{detail}")
         return DecodedVideo(np.stack(frames), np.asarray(times), reader.fps)
 
 

@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Sequence
 
 import av
 import numpy as np

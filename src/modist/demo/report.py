@@ -13,6 +13,7 @@ import numpy as np
 from modist.atomic import write_json, write_text
 from modist.demo import ARMS, CEILING_MIN, SHORTCUT_MIN_GAP, TEACHER_MIN
 from modist.evaluation.intervals import Interval, mean_interval, paired_difference
+from modist.evaluation.report import markdown_table
 
 
 def summarise(runs: list[dict]) -> list[dict]:
@@ -109,7 +110,8 @@ def _cpu_model() -> str | None:
     return None
 
 
-def markdown_table(runs: list[dict]) -> str:
+def summary_table(runs: list[dict]) -> str:
+    """Linear and kNN top-1 per method (rows) and split (columns), mean ± std over seeds."""
     rows = summarise(runs)
     splits = list(dict.fromkeys(r["split"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
@@ -120,16 +122,16 @@ def markdown_table(runs: list[dict]) -> str:
     def cell(mean: float, std: float) -> str:
         return f"{100 * mean:.1f} ± {100 * std:.1f}" if pm else f"{100 * mean:.1f}"
 
-    header = "| method | " + " | ".join(f"{s} linear | {s} kNN" for s in splits) + " |"
-    lines = [header, "|---|" + "---:|" * (2 * len(splits))]
+    table = []
     for m in methods:
-        cells = []
+        cells = [m]
         for s in splits:
             r = by_key.get((m, s))
             cells += [cell(r["linear_mean"], r["linear_std"]), cell(r["knn_mean"], r["knn_std"])] if r else ["-", "-"]
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        table.append(cells)
+    header = ["method", *(f"{s} {metric}" for s in splits for metric in ("linear", "kNN"))]
     note = f"Top-1 accuracy (%), {'mean ± std over ' + str(seeds) + ' seeds' if pm else 'one seed'}."
-    return note + "\n\n" + "\n".join(lines) + "\n"
+    return note + "\n\n" + markdown_table(header, table)
 
 
 def _pct(x: float | None) -> str:
@@ -140,7 +142,8 @@ def validity_text(v: dict) -> str:
     t = v["thresholds"]
     verdict = {True: "**passed**", False: "**failed**", None: "incomplete (not every check's arm ran)"}[v["passed"]]
     return (f"Validity checks ({verdict}; means over seeds, %):\n\n"
-            f"- ceiling, `supervised_unbiased` on test_unbiased: {_pct(v['ceiling'])} (needs >= {100 * t['ceiling']:.0f})\n"
+            f"- ceiling, `supervised_unbiased` on test_unbiased: {_pct(v['ceiling'])} "
+            f"(needs >= {100 * t['ceiling']:.0f})\n"
             f"- teacher, `motion_only` on test_unbiased: {_pct(v['teacher'])} (needs >= {100 * t['teacher']:.0f})\n"
             f"- shortcut, `supervised` test_biased - test_unbiased: {_pct(v['shortcut_gap'])} points "
             f"(needs >= {100 * t['shortcut_gap']:.0f})\n")
@@ -167,7 +170,7 @@ def write_results(out_dir: str | os.PathLike, runs: list[dict], meta: dict) -> s
     summary = summarise(runs)
     checks = validity(runs)
     diffs = comparisons(runs)
-    report = markdown_table(runs) + "\n" + validity_text(checks) + ("\n" + comparison_text(diffs) if diffs else "")
+    report = summary_table(runs) + "\n" + validity_text(checks) + ("\n" + comparison_text(diffs) if diffs else "")
     if meta.get("note"):
         report = f"**{meta['note']}.**\n\n" + report
     plot_demo_results(summary, os.path.join(out_dir, "results.png"), chance=meta.get("chance"))

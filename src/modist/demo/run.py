@@ -42,7 +42,7 @@ def demo_synth_config(budget: DemoBudget) -> SynthConfig:
                    train_unbiased_per_class=budget.train_per_class)
 
 
-def demo_config(arm: str, out_dir: Path, data_dir: Path, seed: int, steps: int, device: str,
+def demo_config(arm: str, out_dir: Path, *, data_dir: Path, seed: int, steps: int, device: str,
                 overrides: list[str] | None = None) -> PretrainConfig:
     """The resolved config of one arm: demo.yaml, the arm's overrides, then the user's."""
     if arm not in ARMS:
@@ -61,7 +61,7 @@ def demo_config(arm: str, out_dir: Path, data_dir: Path, seed: int, steps: int, 
     ])
 
 
-def evaluate_run(run_dir: Path, data_dir: Path, device: str, progress: bool) -> dict[str, dict[str, float]]:
+def evaluate_run(run_dir: Path, data_dir: Path, *, device: str, progress: bool) -> dict[str, dict[str, float]]:
     """Linear and kNN top-1 per test split, exactly as ``modist eval`` computes them with its defaults."""
     from modist.evaluation.encoder import load_eval_encoder
     from modist.evaluation.runner import EvalSpec, run_frozen
@@ -77,6 +77,7 @@ def evaluate_run(run_dir: Path, data_dir: Path, device: str, progress: bool) -> 
 
 def run_demo(
     out_dir: str | Path = "demo_out",
+    *,
     quick: bool = False,
     seeds: tuple[int, ...] = (0,),
     methods: tuple[str, ...] = DEMO_METHODS,
@@ -96,7 +97,7 @@ def run_demo(
     steps = steps or budget.steps
     # Validate every config before spending minutes on data generation.
     for arm in methods:
-        demo_config(arm, out_dir, data_dir, seeds[0], steps, device, overrides)
+        demo_config(arm, out_dir, data_dir=data_dir, seed=seeds[0], steps=steps, device=device, overrides=overrides)
     if quick and progress:
         print(f"modist demo: {QUICK_NOTE}.")
     started = time.perf_counter()
@@ -106,12 +107,13 @@ def run_demo(
     timings: dict[str, float] = {}
     for seed in seeds:
         for arm in methods:
-            cfg = demo_config(arm, out_dir, data_dir, seed, steps, device, overrides)
+            cfg = demo_config(arm, out_dir, data_dir=data_dir, seed=seed, steps=steps, device=device,
+                              overrides=overrides)
             t0 = time.perf_counter()
             train = resolve_dataset(cfg.data.dataset, split=cfg.data.split)
             result = pretrain(cfg, dataset=train, desc=f"{arm} seed {seed}")
             first, last = result.loss_drop()
-            evals = evaluate_run(result.out_dir, data_dir, device, progress)
+            evals = evaluate_run(result.out_dir, data_dir, device=device, progress=progress)
             timings[f"{arm}/{seed}"] = round(time.perf_counter() - t0, 1)
             for split in TEST_SPLITS:
                 ev = evals[split]

@@ -1,7 +1,7 @@
 """Downstream evaluation: embeddings, linear probe, kNN, retrieval, finetuning.
 
 Frozen-feature protocols live in :mod:`.protocols` (on per-view features from
-:mod:`.features`, cached by :mod:`.cache`), finetuning in :mod:`.finetune`, the
+:mod:`.features`, cached by :mod:`.feature_cache`), finetuning in :mod:`.finetune`, the
 ``modist eval`` orchestration in :mod:`.runner` and its outputs in :mod:`.report`.
 """
 

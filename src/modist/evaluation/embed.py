@@ -14,21 +14,21 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence, Union
 
 import numpy as np
 import torch
 
 from modist.atomic import atomic_path
 from modist.data.records import VideoDataset, VideoRecord
-from modist.errors import DataError
+from modist.errors import ConfigError, DataError
 from modist.evaluation.encoder import EvalEncoder, load_eval_encoder
 from modist.evaluation.features import extract_view_features
-from modist.evaluation.multiview import ViewPipeline
+from modist.runtime import resolve_device
 
-Videos = Union[str, VideoDataset, Sequence[VideoRecord], Sequence[Union[str, os.PathLike]]]
+Videos = str | VideoDataset | Sequence[VideoRecord] | Sequence[str | os.PathLike]
 
 
 @dataclass
@@ -63,6 +63,7 @@ def resolve_encoder(checkpoint: str | os.PathLike | EvalEncoder) -> EvalEncoder:
 def embed(
     checkpoint: str | os.PathLike | EvalEncoder,
     videos: Videos,
+    *,
     num_clips: int = 4,
     batch_size: int = 8,
     device: str | torch.device = "auto",
@@ -75,21 +76,17 @@ def embed(
     progress: bool = True,
 ) -> EmbedResult:
     """Embed every readable video; unreadable ones are listed in ``skipped_paths``."""
-    from modist.training.device import resolve_device
-
     if num_clips < 1:
-        raise DataError(f"--num-clips must be >= 1, got {num_clips}")
-    enc = resolve_encoder(checkpoint).with_overrides(clip_frames, stride, crop_size)
+        raise ConfigError(f"num_clips must be >= 1, got {num_clips}")
+    dev = resolve_device(device, flag="device") if isinstance(device, str) else device
+    enc = resolve_encoder(checkpoint).with_overrides(clip_frames=clip_frames, stride=stride, crop_size=crop_size)
     records, class_names = as_records(videos, split, fold)
     if not records:
         raise DataError(f"{videos}: no videos to embed")
-    dev = resolve_device(device) if isinstance(device, str) else device
-    backbone = enc.backbone.to(dev)
-    m = enc.motion
-    views = ViewPipeline(enc.crop_size, 1, m.encoding, m.max_flow, m.edge_max)
-    out = extract_view_features(backbone, records, enc.clip_source(), views, enc.modality, enc.clip_frames,
-                                enc.stride, num_clips, batch_size, dev, progress, desc="embed",
-                                num_workers=num_workers)
+    out = extract_view_features(enc.backbone.to(dev), records, source=enc.clip_source(), inputs=enc.view_pipeline(),
+                                modality=enc.modality, clip_frames=enc.clip_frames, stride=enc.stride,
+                                num_clips=num_clips, batch_size=batch_size, device=dev, progress=progress,
+                                desc="embed", num_workers=num_workers)
     if len(out.indices) == 0:
         raise DataError(f"{videos}: none of the {len(records)} video(s) could be read")
     read = set(out.indices.tolist())

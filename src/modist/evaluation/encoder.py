@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,10 @@ from torch import nn
 
 from modist.config import DataConfig, MotionConfig
 from modist.data.clips import ClipSource
+from modist.errors import ConfigError, DataError
+from modist.evaluation.multiview import ViewPipeline
 from modist.flow.sources import EstimatedFlow
 from modist.models.encoder_io import load_encoder
-from modist.errors import ConfigError, DataError
 
 _DATA = DataConfig()
 
@@ -39,6 +40,7 @@ class EvalEncoder:
 
     backbone: nn.Module
     meta: dict[str, Any]
+    _: KW_ONLY
     weights: Path | None = None
     modality: str = "rgb"
     clip_frames: int = _DATA.clip_frames
@@ -48,9 +50,9 @@ class EvalEncoder:
     motion: MotionConfig = field(default_factory=MotionConfig)
 
     @classmethod
-    def from_scratch(cls, arch: str = "r3d_tiny", base_width: int = 16, modality: str = "rgb",
+    def from_scratch(cls, arch: str = "r3d_tiny", *, base_width: int = 16, modality: str = "rgb",
                      width_divisor: float = 1.0, clip_frames: int = _DATA.clip_frames, stride: int = _DATA.stride,
-                     crop_size: int = _DATA.crop_size, motion: MotionConfig | None = None) -> "EvalEncoder":
+                     crop_size: int = _DATA.crop_size, motion: MotionConfig | None = None) -> EvalEncoder:
         """A randomly initialised backbone (the supervised-from-scratch baseline)."""
         from modist.flow import motion_channels
         from modist.models.resnet3d import build_backbone
@@ -61,16 +63,17 @@ class EvalEncoder:
         meta = {"arch": arch, "in_channels": in_channels, "width_divisor": width_divisor, "base_width": base_width,
                 "modality": modality, "method": "scratch", "clip_frames": clip_frames, "stride": stride,
                 "crop_size": crop_size}
-        return cls(backbone, meta, None, modality, clip_frames, stride, crop_size, 0, motion)
+        return cls(backbone, meta, modality=modality, clip_frames=clip_frames, stride=stride, crop_size=crop_size,
+                   motion=motion)
 
-    def with_overrides(self, clip_frames: int | None = None, stride: int | None = None,
-                       crop_size: int | None = None, short_side: int | None = None) -> "EvalEncoder":
+    def with_overrides(self, *, clip_frames: int | None = None, stride: int | None = None,
+                       crop_size: int | None = None, short_side: int | None = None) -> EvalEncoder:
         """A copy with the given clip settings replaced (None keeps the encoder's own)."""
         changes = {k: v for k, v in dict(clip_frames=clip_frames, stride=stride, crop_size=crop_size,
                                          short_side=short_side).items() if v is not None}
         for key, value in changes.items():
             if value < 0 or (value == 0 and key != "short_side"):
-                raise ConfigError(f"--{key.replace('_', '-')} must be positive, got {value}")
+                raise ConfigError(f"{key} must be positive, got {value}")
         return replace(self, **changes)
 
     def clip_source(self, frame_cache: int = 0) -> ClipSource:
@@ -78,6 +81,12 @@ class EvalEncoder:
         flow = (EstimatedFlow(self.motion.estimator, self.motion.preset, self.motion.flow_gap)
                 if self.modality == "motion" else None)
         return ClipSource(flow, short_side=self.short_side, frame_cache=frame_cache)
+
+    def view_pipeline(self, spatial_views: int = 1) -> ViewPipeline:
+        """Deterministic test views of this encoder's crop size and motion encoding."""
+        m = self.motion
+        return ViewPipeline(self.crop_size, spatial_views, encoding=m.encoding, max_flow=m.max_flow,
+                            edge_max=m.edge_max)
 
     def fingerprint(self) -> str:
         """Identifies the weights and clip settings (a feature-cache key); '' for no weights."""
@@ -96,19 +105,19 @@ class EvalEncoder:
                "crop_size": self.crop_size, "short_side": self.short_side}
         if self.modality == "motion":
             m = self.motion
-            out["motion"] = {"estimator": m.estimator, "preset": m.preset, "flow_gap": m.flow_gap, "encoding": m.encoding,
-                             "max_flow": m.max_flow, "edge_max": m.edge_max}
+            out["motion"] = {"estimator": m.estimator, "preset": m.preset, "flow_gap": m.flow_gap,
+                             "encoding": m.encoding, "max_flow": m.max_flow, "edge_max": m.edge_max}
         return out
 
 
 def _run_config(weights: Path):
-    """The resolved pretraining config beside the weights, or None."""
-    from modist.config import load_config
+    """The resolved pretraining config beside the weights (of any modist version), or None."""
+    from modist.config import load_run_config
 
     path = weights.with_name("config.yaml")
     if not path.is_file():
         return None
-    return load_config(path)
+    return load_run_config(path)
 
 
 def load_eval_encoder(checkpoint: str | os.PathLike) -> EvalEncoder:
@@ -125,6 +134,26 @@ def load_eval_encoder(checkpoint: str | os.PathLike) -> EvalEncoder:
         motion = MotionConfig(encoding="dxdy" if meta.get("in_channels") == 2 else "flow_edges")
         short_side = 0
     backbone.eval()
-    return EvalEncoder(backbone, meta, weights, meta.get("modality", "rgb"),
-                       int(meta.get("clip_frames", _DATA.clip_frames)), int(meta.get("stride", _DATA.stride)),
-                       int(meta.get("crop_size", _DATA.crop_size)), short_side, motion)
+    return EvalEncoder(backbone, meta, weights=weights, modality=meta.get("modality", "rgb"),
+                       clip_frames=int(meta.get("clip_frames", _DATA.clip_frames)),
+                       stride=int(meta.get("stride", _DATA.stride)),
+                       crop_size=int(meta.get("crop_size", _DATA.crop_size)), short_side=short_side, motion=motion)
+
+
+def scratch_encoder(checkpoint: str | os.PathLike | None = None, *, arch: str = "r3d_tiny",
+                    base_width: int = 16) -> EvalEncoder:
+    """A randomly initialised encoder (the supervised-from-scratch baseline).
+
+    With ``checkpoint``, the same network and inputs as that checkpoint's encoder
+    (architecture, width, modality, clip shape, motion input, decoding size), so the
+    baseline differs from it only by the pretraining; without it, ``arch`` at ``base_width``.
+    """
+    if checkpoint is None:
+        return EvalEncoder.from_scratch(arch, base_width=base_width)
+    trained = load_eval_encoder(checkpoint)
+    scratch = EvalEncoder.from_scratch(trained.meta["arch"], base_width=trained.meta["base_width"],
+                                       modality=trained.modality,
+                                       width_divisor=trained.meta.get("width_divisor", 1.0),
+                                       clip_frames=trained.clip_frames, stride=trained.stride,
+                                       crop_size=trained.crop_size, motion=trained.motion)
+    return scratch.with_overrides(short_side=trained.short_side)

@@ -7,8 +7,8 @@ skipped, logged and counted, never fatal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -42,6 +42,7 @@ class ViewFeatures:
 def extract_view_features(
     encoder: nn.Module,
     records: list[VideoRecord],
+    *,
     source: ClipSource,
     inputs: Inputs,
     modality: str = "rgb",
@@ -84,6 +85,7 @@ def extract_view_features(
 def extract_features(
     encoder: nn.Module,
     records: list[VideoRecord],
+    *,
     source: ClipSource,
     inputs: Inputs,
     modality: str = "rgb",
@@ -100,8 +102,9 @@ def extract_features(
     ``inputs`` must be an evaluation pipeline (no random augmentation); ``modality``
     "motion" feeds the encoded flow instead of RGB.
     """
-    out = extract_view_features(encoder, records, source, inputs, modality, clip_frames, stride, num_clips,
-                                batch_size, device, progress, desc)
+    out = extract_view_features(encoder, records, source=source, inputs=inputs, modality=modality,
+                                clip_frames=clip_frames, stride=stride, num_clips=num_clips, batch_size=batch_size,
+                                device=device, progress=progress, desc=desc)
     if len(out.labels) == 0:
         return np.zeros((0, 0), np.float32), out.labels, out.indices
     return out.video_features, out.labels, out.indices

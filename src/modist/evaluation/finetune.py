@@ -17,7 +17,9 @@ Example:
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,10 +35,14 @@ from modist.data.sampling import clip_span
 from modist.errors import DataError
 from modist.evaluation.encoder import EvalEncoder
 from modist.evaluation.metrics import classification_metrics
-from modist.evaluation.multiview import ViewPipeline, average_view_probs
+from modist.evaluation.multiview import average_view_probs
 from modist.evaluation.protocols import ProtocolResult
-from modist.training.inputs import InputPipeline
-from modist.training.schedule import lr_factor
+from modist.models.classifier import VideoClassifier
+from modist.models.encoder_io import save_weights
+from modist.models.inputs import InputPipeline
+from modist.schedules import lr_factor
+
+FINETUNED_WEIGHTS = "finetuned.safetensors"
 
 
 @dataclass(frozen=True)
@@ -77,19 +83,6 @@ class RandomClipDataset(MultiClipDataset):
         return [int(torch.randint(0, last_start + 1, ()).item())]
 
 
-class VideoClassifier(nn.Module):
-    """Backbone -> dropout -> linear classifier."""
-
-    def __init__(self, backbone: nn.Module, num_classes: int, dropout: float = 0.5):
-        super().__init__()
-        self.backbone = backbone
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(backbone.out_dim, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(self.backbone(x)))
-
-
 @dataclass
 class FinetuneResult:
     model: VideoClassifier
@@ -104,6 +97,7 @@ def finetune(
     test_splits: dict[str, list[VideoRecord]],
     num_classes: int,
     recipe: FinetuneRecipe = FinetuneRecipe(),
+    *,
     device: torch.device | str = "cpu",
     num_workers: int = 0,
     progress: bool = True,
@@ -127,7 +121,7 @@ def finetune(
     loader = DataLoader(clips, batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate_clips,
                         num_workers=num_workers, pin_memory=device.type == "cuda",
                         generator=torch.Generator().manual_seed(recipe.seed))
-    inputs = InputPipeline(recipe.augment(encoder.crop_size), m.encoding, m.max_flow, m.edge_max)
+    inputs = InputPipeline(recipe.augment(encoder.crop_size), m.encoding, max_flow=m.max_flow, edge_max=m.edge_max)
     opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                           weight_decay=recipe.weight_decay)
     per_epoch = len(loader)
@@ -168,13 +162,20 @@ def finetune(
     bar.close()
     result = FinetuneResult(model, history, skipped_train=skipped)
     for split, records in test_splits.items():
-        result.splits[split] = evaluate_views(model, encoder, records, num_classes, split, recipe.temporal_views,
-                                              recipe.spatial_views, device, batch_size, num_workers, progress)
+        result.splits[split] = evaluate_views(model, encoder, records, num_classes, split=split,
+                                              temporal_views=recipe.temporal_views,
+                                              spatial_views=recipe.spatial_views, device=device,
+                                              batch_size=batch_size, num_workers=num_workers, progress=progress)
     return result
 
 
+def save_finetuned(out_dir: str | os.PathLike, result: FinetuneResult) -> Path:
+    """Write the finetuned classifier (``backbone.*`` and ``fc.*``) to ``out_dir/finetuned.safetensors``."""
+    return save_weights(Path(out_dir) / FINETUNED_WEIGHTS, result.model)
+
+
 @torch.no_grad()
-def evaluate_views(model: nn.Module, encoder: EvalEncoder, records: list[VideoRecord], num_classes: int,
+def evaluate_views(model: nn.Module, encoder: EvalEncoder, records: list[VideoRecord], num_classes: int, *,
                    split: str = "test", temporal_views: int = 10, spatial_views: int = 3,
                    device: torch.device | str = "cpu", batch_size: int = 8, num_workers: int = 0,
                    progress: bool = True) -> ProtocolResult:
@@ -182,8 +183,7 @@ def evaluate_views(model: nn.Module, encoder: EvalEncoder, records: list[VideoRe
     device = torch.device(device)
     was_training = model.training
     model.eval()
-    m = encoder.motion
-    views = ViewPipeline(encoder.crop_size, spatial_views, m.encoding, m.max_flow, m.edge_max)
+    views = encoder.view_pipeline(spatial_views)
     dataset = MultiClipDataset(records, encoder.clip_source(), encoder.clip_frames, encoder.stride, temporal_views)
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_clips, num_workers=num_workers)
     probs, labels, skipped = [], [], 0

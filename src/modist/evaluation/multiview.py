@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from modist.data.augment import PairedAugment
-from modist.training.inputs import InputPipeline
+from modist.models.inputs import InputPipeline
 
 
 class SpatialCrop(PairedAugment):
@@ -48,13 +48,13 @@ class SpatialCrop(PairedAugment):
 
 
 class ViewPipeline:
-    """Like :class:`~modist.training.inputs.InputPipeline`, with ``spatial_views`` crops per clip.
+    """Like :class:`~modist.models.inputs.InputPipeline`, with ``spatial_views`` crops per clip.
 
     ``batch["rgb"]`` is [B, T, F, H, W, 3] (T temporal views); the output is
     [T * S, B, C, F, crop, crop], view ``t * S + s``.
     """
 
-    def __init__(self, crop_size: int, spatial_views: int = 1, encoding: str = "flow_edges",
+    def __init__(self, crop_size: int, spatial_views: int = 1, *, encoding: str = "flow_edges",
                  max_flow: float = 20.0, edge_max: float = 10.0):
         if spatial_views < 1:
             raise ValueError("spatial_views must be >= 1")

@@ -56,7 +56,7 @@ def _check_labelled(feats: ViewFeatures, name: str) -> None:
         raise DataError(f"split {name!r}: has unlabeled videos; evaluation needs labels")
 
 
-def linear_eval(train: ViewFeatures, test: ViewFeatures, num_classes: int, split: str = "test",
+def linear_eval(train: ViewFeatures, test: ViewFeatures, num_classes: int, *, split: str = "test",
                 recipe: LinearRecipe = LinearRecipe(), average: str = "probs") -> ProtocolResult:
     _check_labelled(train, "train")
     _check_labelled(test, split)
@@ -75,7 +75,7 @@ def linear_eval(train: ViewFeatures, test: ViewFeatures, num_classes: int, split
                           {"view_average": average})
 
 
-def knn_eval(train: ViewFeatures, test: ViewFeatures, num_classes: int, split: str = "test",
+def knn_eval(train: ViewFeatures, test: ViewFeatures, num_classes: int, *, split: str = "test",
              k: int = 20, temperature: float = 0.07) -> ProtocolResult:
     _check_labelled(train, "train")
     _check_labelled(test, split)
@@ -85,7 +85,7 @@ def knn_eval(train: ViewFeatures, test: ViewFeatures, num_classes: int, split: s
                           {"k": k, "temperature": temperature})
 
 
-def retrieval_eval(train: ViewFeatures, test: ViewFeatures, num_classes: int, split: str = "test",
+def retrieval_eval(train: ViewFeatures, test: ViewFeatures, num_classes: int, *, split: str = "test",
                    ks: tuple[int, ...] = DEFAULT_KS) -> ProtocolResult:
     _check_labelled(train, "train")
     _check_labelled(test, split)

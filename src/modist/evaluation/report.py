@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from modist.atomic import write_json, write_text
 from modist.evaluation.metrics import confusion_matrix, per_class_accuracy
@@ -24,15 +25,29 @@ COLUMNS = (("top1", "top-1"), ("top5", "top-5"), ("mean_class_acc", "mean class 
            ("R@1", "R@1"), ("R@5", "R@5"), ("R@10", "R@10"), ("R@20", "R@20"))
 
 
-def markdown_table(rows: Sequence[dict]) -> str:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1) -> str:
+    """A markdown table whose first ``text_columns`` columns align left and the rest (numbers) right.
+
+    Example:
+        >>> print(markdown_table(["method", "top-1"], [["rgb_only", "41.0"], ["modist", "47.5"]]), end="")
+        | method | top-1 |
+        |---|---:|
+        | rgb_only | 41.0 |
+        | modist | 47.5 |
+    """
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * text_columns + "---:|" * (len(header) - text_columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def results_table(rows: Sequence[dict]) -> str:
     """One line per (protocol, split); metrics as percentages, '-' where a protocol has none."""
     used = [(k, h) for k, h in COLUMNS if any(k in r for r in rows)]
-    header = "| protocol | split | videos | " + " | ".join(h for _, h in used) + " |"
-    lines = [header, "|---|---|---:|" + "---:|" * len(used)]
-    for r in rows:
-        cells = [f"{100 * r[k]:.1f}" if k in r else "-" for k, _ in used]
-        lines.append(f"| {r['protocol']} | {r['split']} | {r['num_videos']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    cells = [
+        [r["protocol"], r["split"], str(r["num_videos"]), *(f"{100 * r[k]:.1f}" if k in r else "-" for k, _ in used)]
+        for r in rows
+    ]
+    return markdown_table(["protocol", "split", "videos", *(h for _, h in used)], cells, text_columns=2)
 
 
 def _merge(path: Path, meta: dict, rows: list[dict]) -> list[dict]:
@@ -76,7 +91,7 @@ def write_report(out_dir: str | os.PathLike, results: Sequence[ProtocolResult], 
     if plots and history:
         plot_training_curves(history, out / "curves_finetune.png", title="finetune")
     write_json(out / "results.json", {"meta": meta, "class_names": list(class_names), "results": rows})
-    table = markdown_table(rows)
+    table = results_table(rows)
     lines = [f"# modist evaluation: {meta.get('checkpoint') or 'random init'} on {meta.get('dataset')}", "",
              "Accuracies and recalls in %.", "", table]
     write_text(out / "results.md", "\n".join(lines))

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import KW_ONLY, asdict, dataclass, replace
 
 import torch
 
 from modist.data.records import VideoDataset
 from modist.errors import ConfigError, DataError
-from modist.evaluation.feature_cache import FeatureCache, cache_key
 from modist.evaluation.encoder import EvalEncoder
+from modist.evaluation.feature_cache import FeatureCache, cache_key
 from modist.evaluation.features import ViewFeatures, extract_view_features
 from modist.evaluation.finetune import FinetuneRecipe, FinetuneResult, finetune
 from modist.evaluation.linear_probe import LinearRecipe
-from modist.evaluation.multiview import ViewPipeline
 from modist.evaluation.protocols import PROTOCOLS, ProtocolResult, knn_eval, linear_eval, retrieval_eval
 from modist.evaluation.retrieval import DEFAULT_KS
+from modist.runtime import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +35,14 @@ class EvalSpec:
     """Which data, which views, where features are cached."""
 
     dataset: str
+    _: KW_ONLY
     train_split: str = "train"
     test_splits: tuple[str, ...] | None = None  # None: ("test",), or the two synth test splits
     fold: int = 1
     temporal_views: int = 10
     spatial_views: int = 1
     batch_size: int = 8
-    device: str = "auto"
+    device: str | torch.device = "auto"
     cache_dir: str | None = None  # None: <run dir>/feature_cache; "" disables the cache
     num_workers: int = 0
     frame_cache: int = 0  # decoded videos kept in memory (finetuning reads each video every epoch)
@@ -55,15 +56,10 @@ class EvalSpec:
 
         return SYNTH_TEST_SPLITS if parse_spec(self.dataset)[0] == "synth" else ("test",)
 
-
-def pick_device(name: str) -> torch.device:
-    """``auto`` / ``cpu`` / ``cuda[:N]`` / ``mps``, with errors naming ``--device``."""
-    from modist.training.device import resolve_device
-
-    try:
-        return resolve_device(name)
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace("train.device", "--device")) from None
+    def resolved_device(self) -> torch.device:
+        if isinstance(self.device, torch.device):
+            return self.device
+        return resolve_device(self.device, flag="EvalSpec.device")
 
 
 def load_splits(spec: EvalSpec) -> tuple[VideoDataset, dict[str, VideoDataset]]:
@@ -89,7 +85,7 @@ class FeatureSource:
     def __init__(self, encoder: EvalEncoder, spec: EvalSpec):
         self.encoder = encoder
         self.spec = spec
-        self.device = pick_device(spec.device)
+        self.device = spec.resolved_device()
         directory = spec.cache_dir
         if directory is None and encoder.weights is not None:
             directory = str(encoder.weights.parent / "feature_cache")
@@ -107,12 +103,12 @@ class FeatureSource:
             if cached is not None:
                 self.hits.append(split)
                 return cached
-        m = enc.motion
-        views = ViewPipeline(enc.crop_size, spec.spatial_views, m.encoding, m.max_flow, m.edge_max)
-        feats = extract_view_features(enc.backbone.to(self.device), ds.records, enc.clip_source(), views,
-                                      enc.modality, enc.clip_frames, enc.stride, spec.temporal_views,
-                                      spec.batch_size, self.device, spec.progress, f"features {split}",
-                                      spec.num_workers)
+        feats = extract_view_features(enc.backbone.to(self.device), ds.records, source=enc.clip_source(),
+                                      inputs=enc.view_pipeline(spec.spatial_views), modality=enc.modality,
+                                      clip_frames=enc.clip_frames, stride=enc.stride,
+                                      num_clips=spec.temporal_views, batch_size=spec.batch_size,
+                                      device=self.device, progress=spec.progress, desc=f"features {split}",
+                                      num_workers=spec.num_workers)
         if feats.skipped:
             log.warning("split %r: skipped %d unreadable video(s)", split, feats.skipped)
         if self.cache is not None:
@@ -129,7 +125,7 @@ def _meta(encoder: EvalEncoder, spec: EvalSpec, checkpoint: str | None) -> dict:
             "encoder": {**encoder.meta, **encoder.settings()}}
 
 
-def run_frozen(encoder: EvalEncoder, spec: EvalSpec, protocols: tuple[str, ...] = PROTOCOLS,
+def run_frozen(encoder: EvalEncoder, spec: EvalSpec, protocols: tuple[str, ...] = PROTOCOLS, *,
                linear: LinearRecipe = LinearRecipe(), average: str = "probs", knn_k: int = 20,
                knn_temperature: float = 0.07, ks: tuple[int, ...] = DEFAULT_KS,
                checkpoint: str | None = None) -> tuple[list[ProtocolResult], list[str], dict]:
@@ -147,11 +143,11 @@ def run_frozen(encoder: EvalEncoder, spec: EvalSpec, protocols: tuple[str, ...] 
         test = features(ds, split)
         for p in protocols:
             if p == "linear":
-                results.append(linear_eval(train, test, num_classes, split, linear, average))
+                results.append(linear_eval(train, test, num_classes, split=split, recipe=linear, average=average))
             elif p == "knn":
-                results.append(knn_eval(train, test, num_classes, split, knn_k, knn_temperature))
+                results.append(knn_eval(train, test, num_classes, split=split, k=knn_k, temperature=knn_temperature))
             else:
-                results.append(retrieval_eval(train, test, num_classes, split, ks))
+                results.append(retrieval_eval(train, test, num_classes, split=split, ks=ks))
     meta = _meta(encoder, spec, checkpoint)
     meta.update({"views": f"{spec.temporal_views}x{spec.spatial_views}", "skipped_train": train.skipped,
                  "cache_hits": features.hits, "seconds": round(time.perf_counter() - started, 1)})
@@ -160,15 +156,15 @@ def run_frozen(encoder: EvalEncoder, spec: EvalSpec, protocols: tuple[str, ...] 
     return results, list(train_ds.class_names), meta
 
 
-def run_finetune(encoder: EvalEncoder, spec: EvalSpec, recipe: FinetuneRecipe = FinetuneRecipe(),
+def run_finetune(encoder: EvalEncoder, spec: EvalSpec, recipe: FinetuneRecipe = FinetuneRecipe(), *,
                  checkpoint: str | None = None) -> tuple[FinetuneResult, list[str], dict]:
     """Finetune on the training split and test every test split on the spec's views."""
     started = time.perf_counter()
     recipe = replace(recipe, temporal_views=spec.temporal_views, spatial_views=spec.spatial_views)
     train_ds, tests = load_splits(spec)
     result = finetune(encoder, train_ds.records, {s: ds.records for s, ds in tests.items()},
-                      len(train_ds.class_names), recipe, pick_device(spec.device), spec.num_workers, spec.progress,
-                      spec.frame_cache)
+                      len(train_ds.class_names), recipe, device=spec.resolved_device(), num_workers=spec.num_workers,
+                      progress=spec.progress, frame_cache=spec.frame_cache)
     meta = _meta(encoder, spec, checkpoint)
     meta.update({"recipe": asdict(recipe), "from_scratch": encoder.weights is None, "steps": len(result.history),
                  "skipped_train": result.skipped_train, "seconds": round(time.perf_counter() - started, 1)})

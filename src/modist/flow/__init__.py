@@ -8,10 +8,9 @@ Example:
     (32, 32, 3)
 """
 
-from modist.flow.store import load_stored_flow, open_stored_flow
 from modist.flow.color import flow_to_color
 from modist.flow.encodings import (
-    MOTION_KINDS,
+    MOTION_ENCODINGS,
     dequantize_flow,
     encode_motion,
     flow_edges_uint8,
@@ -21,10 +20,11 @@ from modist.flow.encodings import (
 from modist.flow.estimate import FLOW_ESTIMATORS, estimate, estimate_batch
 from modist.flow.flo import read_flo, write_flo
 from modist.flow.metrics import endpoint_error
+from modist.flow.store import load_stored_flow, open_stored_flow
 
 __all__ = [
     "FLOW_ESTIMATORS",
-    "MOTION_KINDS",
+    "MOTION_ENCODINGS",
     "dequantize_flow",
     "encode_motion",
     "endpoint_error",

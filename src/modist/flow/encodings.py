@@ -4,7 +4,7 @@ Torch functions work on batched flow ``[..., 2, H, W]`` (any leading dims, CPU o
 any float dtype) and return ``[..., C, H, W]``:
 
 =============  ===  ============================================================
-kind           C    formula (m = max_flow, e = edge_max)
+encoding       C    formula (m = max_flow, e = edge_max)
 =============  ===  ============================================================
 ``dxdy``       2    ``clamp(flow, -m, m) / m``  in [-1, 1]
 ``magnitude``  1    ``min(sqrt(dx^2 + dy^2), m) / m``  in [0, 1]
@@ -15,6 +15,7 @@ kind           C    formula (m = max_flow, e = edge_max)
 =============  ===  ============================================================
 
 Flow edges vanish for uniform (camera) translation and light up at motion boundaries.
+The names and channel counts are :data:`modist.choices.MOTION_ENCODINGS`.
 
 Numpy storage forms (channel-last ``[..., H, W, 2]`` flow, as estimators return it):
 
@@ -40,16 +41,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from modist.choices import MOTION_ENCODINGS
 from modist.errors import FlowError
 
-MOTION_KINDS: dict[str, int] = {"dxdy": 2, "magnitude": 1, "flow_edges": 1}
 
 def motion_channels(kind: str) -> int:
     """Number of channels :func:`encode_motion` produces for ``kind``."""
     try:
-        return MOTION_KINDS[kind]
+        return MOTION_ENCODINGS[kind]
     except KeyError:
-        raise FlowError(f"unknown motion encoding {kind!r}; choose from {', '.join(MOTION_KINDS)}") from None
+        raise FlowError(f"unknown motion encoding {kind!r}; choose from {', '.join(MOTION_ENCODINGS)}") from None
 
 
 def _check_flow(flow: torch.Tensor) -> None:

@@ -13,6 +13,9 @@ estimator         what / options
 ``raft``       torchvision RAFT with a local weights file (``weights=PATH``)
 =============  ==================================================================
 
+The names and where each estimator lives are :data:`modist.choices.FLOW_ESTIMATORS`, the
+table the config loader validates ``motion.estimator`` against.
+
 Example:
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -24,26 +27,20 @@ Example:
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from modist.choices import FLOW_ESTIMATORS
 from modist.errors import FlowError
 
-# estimator -> (module, single-pair function, batched function or None)
-_ESTIMATORS: dict[str, tuple[str, str, str | None]] = {
-    "dis": ("modist.flow.opencv", "dis", None),
-    "farneback": ("modist.flow.opencv", "farneback", None),
-    "tvl1": ("modist.flow.opencv", "tvl1", None),
-    "torch_tvl1": ("modist.flow.torch_tvl1", "estimate_pair", "estimate_batch"),
-    "raft": ("modist.flow.raft", "estimate_pair", "estimate_batch"),
-}
-FLOW_ESTIMATORS = tuple(_ESTIMATORS)
+__all__ = ["FLOW_ESTIMATORS", "estimate", "estimate_batch"]
 
 
 def _lookup(estimator: str) -> tuple[Callable[..., np.ndarray], Callable[..., np.ndarray] | None]:
     try:
-        module_name, single, batched = _ESTIMATORS[estimator]
+        module_name, single, batched = FLOW_ESTIMATORS[estimator]
     except KeyError:
         raise FlowError(f"unknown flow estimator {estimator!r}; choose from {', '.join(FLOW_ESTIMATORS)}") from None
     module = importlib.import_module(module_name)

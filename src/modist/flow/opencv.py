@@ -11,20 +11,22 @@ uint8 RGB frames to float32 ``[H, W, 2]``.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cv2
 import numpy as np
 
+from modist.choices import DIS_PRESETS
 from modist.errors import FlowError
 
-DIS_PRESETS = {
-    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+# Keyed by the names the config accepts, so a preset added to modist.choices.DIS_PRESETS
+# without an OpenCV counterpart fails at import rather than at the first flow estimate.
+_DIS_FLAGS: dict[str, int] = {
+    name: getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{name.upper()}") for name in DIS_PRESETS
 }
 
-_DIS_FINEST_SCALE = {name: cv2.DISOpticalFlow_create(value).getFinestScale() for name, value in DIS_PRESETS.items()}
+_DIS_FINEST_SCALE = {name: cv2.DISOpticalFlow_create(flag).getFinestScale() for name, flag in _DIS_FLAGS.items()}
 
 # OpenCV's own defaults, under snake_case names.
 FARNEBACK_DEFAULTS: dict[str, Any] = {
@@ -74,7 +76,7 @@ def dis(frame0: np.ndarray, frame1: np.ndarray, preset: str = "fast") -> np.ndar
     """Dense Inverse Search (Kroeger et al., ECCV 2016) with an OpenCV preset."""
     if preset not in DIS_PRESETS:
         raise FlowError(f"flow estimator 'dis': unknown preset {preset!r}; choose from {', '.join(DIS_PRESETS)}")
-    algo = _cached(("dis", preset), lambda: cv2.DISOpticalFlow_create(DIS_PRESETS[preset]))
+    algo = _cached(("dis", preset), lambda: cv2.DISOpticalFlow_create(_DIS_FLAGS[preset]))
     # OpenCV lowers finest_scale for small images and keeps it lowered; restore the
     # preset's value so a cached object gives the same flow whatever it saw before.
     algo.setFinestScale(_DIS_FINEST_SCALE[preset])

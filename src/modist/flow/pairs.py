@@ -6,9 +6,16 @@ Aloe's uint8 disparity uses 0 for unknown; motorcycle's float disparity uses non
 Sintel's ``invalid`` masks (white = masked) are excluded from the valid pixels.
 
 Example:
-    >>> pairs = load_flow_pairs("../shared/data/flow")  # doctest: +SKIP
-    >>> pairs[0].name, pairs[0].frame0.shape  # doctest: +SKIP
-    ('middlebury/RubberWhale', (388, 584, 3))
+    >>> import tempfile
+    >>> from modist.flow.flo import write_flo
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for name in ("a.png", "b.png"):
+    ...     _ = cv2.imwrite(str(root / name), np.zeros((8, 12, 3), np.uint8))
+    >>> write_flo(root / "ab.flo", np.ones((8, 12, 2), np.float32))
+    >>> _ = (root / "pairs.csv").write_text("name,frame0,frame1,flow\\ntoy,a.png,b.png,ab.flo\\n")
+    >>> pairs = load_flow_pairs(root)  # no stereo/ folder: the CSV's pairs only
+    >>> pairs[0].name, pairs[0].frame0.shape, bool(pairs[0].valid.all())
+    ('toy', (8, 12, 3), True)
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ class FlowPair:
     gt: np.ndarray  # float32 [H, W, 2]
     valid: np.ndarray  # bool [H, W]: known GT and not masked
 
-    def resized(self, max_side: int) -> "FlowPair":
+    def resized(self, max_side: int) -> FlowPair:
         """Downscale so the longer side is at most ``max_side`` (GT vectors scaled too)."""
         h, w = self.frame0.shape[:2]
         if max(h, w) <= max_side:

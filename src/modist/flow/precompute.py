@@ -2,22 +2,25 @@
 
 Each video becomes one store file (see :mod:`modist.flow.store`). Videos are split over
 shards by position in the sorted, de-duplicated path list (``paths[shard::num_shards]``),
-with shard / count from ``--shard/--num-shards`` or torchrun's ``RANK`` / ``WORLD_SIZE``.
-A video whose store file opens with the same settings is skipped; a damaged or
-differently-computed one is redone. An unreadable video is counted and reported, never
-fatal to the run.
+with shard / count given by the caller or, when not given, torchrun's ``RANK`` /
+``WORLD_SIZE``. A video whose store file opens with the same settings is skipped; a
+damaged or differently-computed one is redone. An unreadable video is counted and
+reported, never fatal to the run.
 
 Example:
-    >>> summary = precompute_videos(["a.mp4"], "cache/", PrecomputeSettings())  # doctest: +SKIP
+    >>> results = precompute_videos(["a.mp4"], "cache/", PrecomputeSettings())           # doctest: +SKIP
+    >>> summary = precompute_dataset("ucf101:/data/UCF101", "cache/", PrecomputeSettings())  # doctest: +SKIP
+    >>> summary.failed, summary.path                                                      # doctest: +SKIP
+    (0, PosixPath('cache/flow-summary.shard0of1.json'))
 """
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures as cf
 import multiprocessing
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +30,9 @@ from tqdm import tqdm
 
 from modist.atomic import write_json
 from modist.errors import ConfigError, DataError, ModistError
-from modist.flow.store import StoredFlow, FlowStoreWriter, store_path
 from modist.flow.estimate import estimate_batch
+from modist.flow.store import FlowStoreWriter, StoredFlow, store_path
+from modist.runtime import torchrun_env
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ class PrecomputeSettings:
 
     def identity(self) -> dict[str, Any]:
         """What must match for an existing store file to be reused."""
-        return {"estimator": self.estimator, "options": dict(self.options), "flow_gap": self.flow_gap, "short_side": self.short_side}
+        return {"estimator": self.estimator, "options": dict(self.options), "flow_gap": self.flow_gap,
+                "short_side": self.short_side}
 
 
 @dataclass
@@ -57,16 +62,53 @@ class VideoResult:
     error: str = ""
 
 
-def resolve_shard(shard: int | None, num_shards: int | None) -> tuple[int, int]:
+@dataclass
+class PrecomputeSummary:
+    """One shard's run: counts per status, size and speed; ``path`` is the JSON written."""
+
+    done: int
+    redone: int
+    skipped: int
+    failed: int
+    videos: int
+    pairs: int
+    bytes: int
+    bytes_per_video_second: float
+    pairs_per_second: float  # per worker, over the videos computed (not skipped)
+    failures: list[str]
+    settings: dict[str, Any] = field(default_factory=dict)
+    shard: int = 0
+    num_shards: int = 1
+    wall_seconds: float = 0.0
+    path: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON record (``path`` excluded: it is where the record lives)."""
+        out = asdict(self)
+        del out["path"]
+        return out
+
+
+def resolve_shard(shard: int | None, num_shards: int | None, *,
+                  environ: Mapping[str, str] | None = None) -> tuple[int, int]:
     """``(shard, num_shards)`` from the arguments, else torchrun's RANK / WORLD_SIZE, else (0, 1)."""
-    try:
-        n = num_shards if num_shards is not None else int(os.environ.get("WORLD_SIZE", "1"))
-        i = shard if shard is not None else int(os.environ.get("RANK", "0"))
-    except ValueError as exc:
-        raise ConfigError(f"RANK / WORLD_SIZE must be integers ({exc})") from None
-    if n < 1 or not 0 <= i < n:
-        raise ConfigError(f"--shard {i} --num-shards {n}: need 0 <= shard < num_shards")
-    return i, n
+    if shard is None or num_shards is None:
+        env = torchrun_env(environ)
+        shard = env.rank if shard is None else shard
+        num_shards = env.world_size if num_shards is None else num_shards
+    if num_shards < 1 or not 0 <= shard < num_shards:
+        raise ConfigError(f"shard {shard} of num_shards {num_shards}: need 0 <= shard < num_shards")
+    return shard, num_shards
+
+
+def check_estimator(estimator: str, options: dict[str, Any]) -> None:
+    """Run ``estimator`` with ``options`` on one tiny pair; raises its error (unknown name or option).
+
+    Precomputing a dataset takes minutes to hours, and its workers report failures per
+    video: a bad estimator or option is better found here, once, before any of it.
+    """
+    blank = np.zeros((1, 16, 16, 3), np.uint8)
+    estimate_batch(blank, blank, estimator, **options)
 
 
 def _reusable(path: Path, settings: PrecomputeSettings) -> str:
@@ -97,7 +139,8 @@ def precompute_video(video_path: str, out_path: Path, settings: PrecomputeSettin
         with VideoReader(video_path, short_side=settings.short_side, threads=1) as reader:
             num_pairs = reader.info.num_frames - flow_gap
             if num_pairs < 1:
-                raise DataError(f"{video_path}: {reader.info.num_frames} frame(s), need more than --flow-gap {flow_gap}")
+                raise DataError(f"{video_path}: {reader.info.num_frames} frame(s), need more than the flow gap "
+                                f"({flow_gap})")
             fps = reader.fps or 30.0
             writer = FlowStoreWriter(
                 out_path, settings.identity(), fps, max_flow=settings.max_flow, compress_level=settings.compress_level
@@ -106,7 +149,8 @@ def precompute_video(video_path: str, out_path: Path, settings: PrecomputeSettin
                 for first in range(0, num_pairs, settings.chunk):
                     last = min(first + settings.chunk, num_pairs)
                     clip = reader.frames(np.arange(first, last + flow_gap))
-                    flow = estimate_batch(clip.frames[:-flow_gap], clip.frames[flow_gap:], settings.estimator, **settings.options)
+                    flow = estimate_batch(clip.frames[:-flow_gap], clip.frames[flow_gap:], settings.estimator,
+                                          **settings.options)
                     writer.add(flow, clip.times[: last - first])
     except ModistError as exc:
         return VideoResult(video_path, "failed", error=str(exc))
@@ -133,6 +177,7 @@ def precompute_videos(
     paths: list[str],
     out_dir: str | os.PathLike,
     settings: PrecomputeSettings,
+    *,
     shard: int = 0,
     num_shards: int = 1,
     workers: int = 1,
@@ -158,50 +203,57 @@ def precompute_videos(
     return results
 
 
-def summarize(results: list[VideoResult]) -> dict[str, Any]:
+def summarize(results: list[VideoResult]) -> PrecomputeSummary:
     counts = {s: sum(r.status == s for r in results) for s in ("done", "redone", "skipped", "failed")}
     ok = [r for r in results if r.status != "failed"]
     computed = [r for r in results if r.status in ("done", "redone")]
     video_sec = sum(r.video_seconds for r in ok)
     total_bytes = sum(r.bytes for r in ok)
     seconds = sum(r.seconds for r in computed)
-    return {
+    return PrecomputeSummary(
         **counts,
-        "videos": len(results),
-        "pairs": int(sum(r.pairs for r in ok)),
-        "bytes": int(total_bytes),
-        "bytes_per_video_second": total_bytes / video_sec if video_sec else 0.0,
-        "pairs_per_second": sum(r.pairs for r in computed) / seconds if seconds else 0.0,
-        "failures": [r.error for r in results if r.status == "failed"],
-    }
+        videos=len(results),
+        pairs=int(sum(r.pairs for r in ok)),
+        bytes=int(total_bytes),
+        bytes_per_video_second=total_bytes / video_sec if video_sec else 0.0,
+        pairs_per_second=sum(r.pairs for r in computed) / seconds if seconds else 0.0,
+        failures=[r.error for r in results if r.status == "failed"],
+    )
 
 
-def precompute_from_args(args: argparse.Namespace, options: dict[str, Any]) -> int:
-    """``modist flow DATASET --out DIR ...``: returns 0, or 1 if any video failed."""
+def precompute_dataset(
+    dataset: str,
+    out_dir: str | os.PathLike,
+    settings: PrecomputeSettings,
+    *,
+    shard: int | None = None,
+    num_shards: int | None = None,
+    workers: int = 1,
+    split: str = "train",
+    fold: int = 1,
+    progress: bool = True,
+) -> PrecomputeSummary:
+    """Precompute this shard's share of the dataset spec ``dataset`` into ``out_dir``.
+
+    ``shard`` / ``num_shards`` default to torchrun's RANK / WORLD_SIZE (else 0 of 1). The
+    summary is also written to ``out_dir/flow-summary.shard{i}of{n}.json``.
+    """
     from modist.data.adapters import resolve_dataset
 
-    shard, num_shards = resolve_shard(args.shard, args.num_shards)
-    if args.workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
-    dataset = resolve_dataset(args.dataset, split=args.split, fold=args.fold)
-    if not 0 <= args.compress_level <= 9:
-        raise ConfigError(f"--compress-level must be 0..9, got {args.compress_level}")
-    settings = PrecomputeSettings(
-        args.estimator, options, args.flow_gap, args.short_side, compress_level=args.compress_level
-    )
-    estimate_batch(np.zeros((1, 16, 16, 3), np.uint8), np.zeros((1, 16, 16, 3), np.uint8), args.estimator, **options)
+    shard, num_shards = resolve_shard(shard, num_shards)
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    if not 0 <= settings.compress_level <= 9:
+        raise ConfigError(f"compress_level must be 0..9, got {settings.compress_level}")
+    records = resolve_dataset(dataset, split=split, fold=fold).records
+    check_estimator(settings.estimator, settings.options)
     wall = time.perf_counter()
-    results = precompute_videos([r.path for r in dataset.records], args.out, settings, shard, num_shards, args.workers)
+    results = precompute_videos([r.path for r in records], out_dir, settings, shard=shard, num_shards=num_shards,
+                                workers=workers, progress=progress)
     summary = summarize(results)
-    summary.update(settings=asdict(settings), shard=shard, num_shards=num_shards, wall_seconds=time.perf_counter() - wall)
-    write_json(Path(args.out) / f"flow-summary.shard{shard}of{num_shards}.json", summary)
-    for error in summary["failures"]:
-        print(f"flow: failed: {error}")
-    print(
-        f"flow: shard {shard}/{num_shards}: {summary['videos']} videos ({summary['done']} done, "
-        f"{summary['redone']} redone, {summary['skipped']} skipped, {summary['failed']} failed), "
-        f"{summary['pairs']} pairs, {summary['bytes'] / 1e6:.1f} MB "
-        f"({summary['bytes_per_video_second'] / 1e3:.0f} kB per video-second), "
-        f"{summary['pairs_per_second']:.0f} pairs/s per worker, {summary['wall_seconds']:.0f} s"
-    )
-    return 1 if summary["failed"] else 0
+    summary.settings = asdict(settings)
+    summary.shard, summary.num_shards = shard, num_shards
+    summary.wall_seconds = time.perf_counter() - wall
+    summary.path = Path(out_dir) / f"flow-summary.shard{shard}of{num_shards}.json"
+    write_json(summary.path, summary.to_dict())
+    return summary

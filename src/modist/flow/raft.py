@@ -27,7 +27,7 @@ _models: dict[tuple, torch.nn.Module] = {}
 
 def _import_torchvision_raft() -> tuple[Any | None, str | None]:
     try:
-        from torchvision.models import optical_flow  # noqa: PLC0415
+        from torchvision.models import optical_flow
     except Exception as exc:  # the CUDA-built wheel raises RuntimeError on CPU torch
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return None, f"torchvision does not import ({type(exc).__name__}: {first})"
@@ -67,7 +67,7 @@ def _load_model(path: Path, size: str, device: torch.device) -> torch.nn.Module:
         model = (optical_flow.raft_large if size == "large" else optical_flow.raft_small)(weights=None)
         try:
             if path.suffix == ".safetensors":
-                from safetensors.torch import load_file  # noqa: PLC0415
+                from safetensors.torch import load_file
 
                 state = load_file(str(path))
             else:

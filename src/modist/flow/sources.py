@@ -63,14 +63,14 @@ class FlowFromStore:
             with open_stored_flow(self.store, video_path) as stored:
                 made_with = int(stored.settings.get("flow_gap", 1))
                 if made_with != self.flow_gap:
-                    raise VideoReadError(f"{stored.path}: flow store made with flow_gap {made_with} "
-                                         f"but motion.flow_gap is {self.flow_gap}")
+                    raise VideoReadError(stored.path, f"flow store made with flow_gap {made_with} "
+                                                      f"but motion.flow_gap is {self.flow_gap}")
                 lo, hi = int(frames.min()), int(frames.max()) + 1
                 block = stored.read(lo, min(hi, stored.num_pairs))
         except DataError as exc:
             raise VideoReadError(str(exc)) from None
         if len(block) == 0:
-            raise VideoReadError(f"{video_path}: flow store holds no pairs for the requested frames")
+            raise VideoReadError(video_path, "flow store holds no pairs for the requested frames")
         picked = block[np.minimum(frames - lo, len(block) - 1)]
         return resize_flow(picked, size).astype(np.float16)
 

@@ -19,20 +19,14 @@ the single-process identity, so the methods stay usable and testable alone.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-KEY_BN_MODES = ("shuffle", "sync", "local")
-
-
-def distributed_world() -> tuple[int, int]:
-    """``(rank, world_size)`` of the default process group, ``(0, 1)`` without one."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+from modist.choices import KEY_BN_MODES
+from modist.runtime import distributed_world
 
 
 @torch.no_grad()

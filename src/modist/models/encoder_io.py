@@ -51,14 +51,20 @@ class EncoderSpec:
                               base_width=self.base_width)
 
 
+def save_weights(path: str | os.PathLike, module: torch.nn.Module) -> Path:
+    """``module``'s state dict as a safetensors file at ``path``, written atomically."""
+    path = Path(path)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp))
+    return path
+
+
 def save_encoder(out_dir: str | os.PathLike, encoder: torch.nn.Module, spec: EncoderSpec,
                  extra: dict[str, Any] | None = None) -> Path:
     """Write ``encoder.safetensors`` and ``encoder.json`` (spec + ``extra``) into ``out_dir``."""
     out_dir = Path(out_dir)
-    weights = out_dir / WEIGHTS
-    tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    with atomic_path(weights) as tmp:
-        save_file(tensors, str(tmp))
+    weights = save_weights(out_dir / WEIGHTS, encoder)
     write_json(out_dir / META, {**asdict(spec), **(extra or {})})
     return weights
 

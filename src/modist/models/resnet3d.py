@@ -13,8 +13,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -42,45 +42,49 @@ def _conv_bn_relu(cin: int, cout: int, kernel, stride, relu: bool = True) -> lis
     return layers
 
 
-class BasicBlock3d(nn.Module):
-    """Two (kt x 3 x 3) convolutions (R3D-18 style)."""
+class _Residual(nn.Module):
+    """ReLU(body(x) + shortcut(x)), the computation every block of these networks shares."""
 
-    expansion = 1
+    expansion = 1  # output channels per unit of ``width``
 
-    def __init__(self, cin: int, width: int, stride: tuple[int, int, int], temporal_kernel: int):
+    def __init__(self, body: nn.Module, shortcut: nn.Module):
         super().__init__()
-        kt = temporal_kernel
-        self.body = nn.Sequential(
-            *_conv_bn_relu(cin, width, (kt, 3, 3), stride),
-            *_conv_bn_relu(width, width, (kt, 3, 3), 1, relu=False),
-        )
-        self.shortcut = _shortcut(cin, width, stride)
+        # These attribute names are the blocks' state-dict keys, which checkpoints rely on.
+        self.body = body
+        self.shortcut = shortcut
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu(self.body(x) + self.shortcut(x))
 
 
-class Bottleneck3d(nn.Module):
+class BasicBlock3d(_Residual):
+    """Two (kt x 3 x 3) convolutions (R3D-18 style)."""
+
+    def __init__(self, cin: int, width: int, stride: tuple[int, int, int], temporal_kernel: int):
+        kt = temporal_kernel
+        body = nn.Sequential(
+            *_conv_bn_relu(cin, width, (kt, 3, 3), stride),
+            *_conv_bn_relu(width, width, (kt, 3, 3), 1, relu=False),
+        )
+        super().__init__(body, _shortcut(cin, width, stride))
+
+
+class Bottleneck3d(_Residual):
     """(kt x 1 x 1) -> (1 x 3 x 3) -> (1 x 1 x 1) with 4x expansion (Slow / ResNet-50 style)."""
 
     expansion = 4
 
     def __init__(self, cin: int, width: int, stride: tuple[int, int, int], temporal_kernel: int):
-        super().__init__()
         cout = width * self.expansion
-        self.body = nn.Sequential(
+        body = nn.Sequential(
             *_conv_bn_relu(cin, width, (temporal_kernel, 1, 1), 1),
             *_conv_bn_relu(width, width, (1, 3, 3), stride),
             *_conv_bn_relu(width, cout, (1, 1, 1), 1, relu=False),
         )
         # Zero-init of the last BN makes each block start as identity (Goyal et al.).
-        nn.init.zeros_(self.body[-1].weight)
-        self.shortcut = _shortcut(cin, cout, stride)
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.body(x) + self.shortcut(x))
+        nn.init.zeros_(body[-1].weight)
+        super().__init__(body, _shortcut(cin, cout, stride))
 
 
 def midplanes_2plus1d(cin: int, cout: int, temporal_kernel: int = 3) -> int:
@@ -110,24 +114,19 @@ class Conv2Plus1d(nn.Sequential):
         )
 
 
-class BasicBlock2Plus1d(nn.Module):
-    expansion = 1
+class BasicBlock2Plus1d(_Residual):
+    """Two factorised (kt x 3 x 3) convolutions (torchvision's R(2+1)D-18 block)."""
 
     def __init__(self, cin: int, width: int, stride: tuple[int, int, int], temporal_kernel: int):
-        super().__init__()
         mid = midplanes_2plus1d(cin, width, temporal_kernel)
-        self.body = nn.Sequential(
+        body = nn.Sequential(
             Conv2Plus1d(cin, width, mid, stride, temporal_kernel),
             nn.BatchNorm3d(width),
             nn.ReLU(inplace=True),
             Conv2Plus1d(width, width, mid, (1, 1, 1), temporal_kernel),
             nn.BatchNorm3d(width),
         )
-        self.shortcut = _shortcut(cin, width, stride)
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.body(x) + self.shortcut(x))
+        super().__init__(body, _shortcut(cin, width, stride))
 
 
 def stem_2plus1d(in_channels: int, mid: int, width: int) -> nn.Sequential:
@@ -180,7 +179,10 @@ class ResNet3d(nn.Module):
         self.pool = nn.AdaptiveAvgPool3d(1)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Feature map [N, C, T', H', W'] before pooling (for attention / saliency maps)."""
+        """The last stage's feature map [N, out_dim, T', H', W'], before the global pool.
+
+        ``forward`` pools it away; saliency and attention maps need its layout.
+        """
         return self.stages(self.stem(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -61,7 +61,7 @@ class Motion:
     def moves(self) -> bool:
         return bool(np.any(self.offset != 0))
 
-    def shrunk(self, factor: float) -> "Motion":
+    def shrunk(self, factor: float) -> Motion:
         """Smaller motion that still has the same kind: displacements shrink for
         moving classes; for in-place classes (rotate, zoom) the actor shrinks instead."""
         if self.moves:

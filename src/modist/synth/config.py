@@ -32,7 +32,7 @@ class SynthConfig:
     actor_scale: float = 1.0  # multiplies the actor's drawn size (14-22 px at 64 px)
     texture_scale: float = 1.0  # multiplies the period of the actor's texture (4-8 px at 64 px)
 
-    def validate(self) -> "SynthConfig":
+    def validate(self) -> SynthConfig:
         """Return self, or raise ConfigError naming the offending key."""
         _check_int(self, "size", 32, 1024)
         _check_int(self, "num_frames", 2, 10_000)
@@ -54,7 +54,7 @@ class SynthConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SynthConfig":
+    def from_dict(cls, data: dict[str, Any]) -> SynthConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -25,10 +25,11 @@ from tqdm import tqdm
 
 from modist.atomic import write_json
 from modist.data import video as video_io
+from modist.data.adapters.synth import ManifestRow, read_manifest
 from modist.errors import ConfigError, DataError, ModistError
 from modist.synth.classes import CLASS_NAMES
 from modist.synth.config import SynthConfig
-from modist.synth.manifest import ManifestRow, read_manifest, write_manifest, write_masks
+from modist.synth.manifest import write_manifest, write_masks
 from modist.synth.scene import render_video
 from modist.synth.textures import BACKGROUND_NAMES
 from modist.synth.workers import run_in_workers

@@ -1,11 +1,13 @@
-"""The benchmark's index file, ``manifest.csv``, and its per-video mask files.
+"""Writing the benchmark's index file, ``manifest.csv``, and its per-video mask files.
 
 Columns: ``path,label,label_name,split,background,mask_path``; paths are relative to
-the manifest's folder. :func:`read_manifest` resolves them to absolute paths.
+the manifest's folder. The reader, :func:`~modist.data.adapters.synth.read_manifest`,
+lives in the data layer with the dataset adapter that uses it.
 
 Example:
     >>> import tempfile
     >>> from pathlib import Path
+    >>> from modist.data.adapters.synth import ManifestRow, read_manifest
     >>> d = Path(tempfile.mkdtemp())
     >>> row = ManifestRow(d / "videos/train/train_00000.mp4", 3, "translate_down", "train", 3,
     ...                   d / "masks/train/train_00000.npz")
@@ -19,27 +21,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from modist.atomic import atomic_path, write_text
+from modist.data.adapters.synth import MANIFEST_COLUMNS, ManifestRow
 from modist.errors import DataError
-
-MANIFEST_COLUMNS: tuple[str, ...] = ("path", "label", "label_name", "split", "background", "mask_path")
-
-
-@dataclass(frozen=True)
-class ManifestRow:
-    """One video of the benchmark; ``path`` and ``mask_path`` are absolute."""
-
-    path: Path
-    label: int
-    label_name: str
-    split: str
-    background: int
-    mask_path: Path
 
 
 def write_manifest(path: str | os.PathLike, rows: list[ManifestRow]) -> None:
@@ -54,33 +42,6 @@ def write_manifest(path: str | os.PathLike, rows: list[ManifestRow]) -> None:
             row.background, Path(row.mask_path).resolve().relative_to(root).as_posix(),
         ])
     write_text(path, buffer.getvalue())
-
-
-def read_manifest(path: str | os.PathLike) -> list[ManifestRow]:
-    """Rows of a manifest, or DataError naming the file (missing file, column or bad value)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: manifest not found")
-    root = path.resolve().parent
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path}: missing column {missing[0]!r} (expected {','.join(MANIFEST_COLUMNS)})")
-        rows = []
-        for line, record in enumerate(reader, start=2):
-            try:
-                rows.append(ManifestRow(
-                    path=root / record["path"],
-                    label=int(record["label"]),
-                    label_name=record["label_name"],
-                    split=record["split"],
-                    background=int(record["background"]),
-                    mask_path=root / record["mask_path"],
-                ))
-            except (TypeError, ValueError):
-                raise DataError(f"{path}: line {line}: label and background must be integers") from None
-    return rows
 
 
 def write_masks(path: str | os.PathLike, masks: np.ndarray) -> None:

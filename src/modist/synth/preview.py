@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 
 from modist.atomic import atomic_path
+from modist.data.adapters.synth import ManifestRow, read_manifest
 from modist.data.video import read_video
 from modist.errors import DataError
-from modist.synth.manifest import ManifestRow, read_manifest
 
 _LABEL_WIDTH = 100  # px of row titles at zoom 1
 _GAP = 2

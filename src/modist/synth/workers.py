@@ -15,13 +15,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import modist
+from modist.data.adapters.synth import ManifestRow
 from modist.errors import ModistError
 from modist.synth.config import SynthConfig
-from modist.synth.manifest import ManifestRow
 
 Job = tuple[str, int]  # (split, index)
 

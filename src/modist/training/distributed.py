@@ -14,15 +14,14 @@ Example:
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from modist.errors import ConfigError
-from modist.training.device import resolve_device
+from modist.runtime import distributed_world, resolve_device, torchrun_env
 
 
 @dataclass(frozen=True)
@@ -41,17 +40,10 @@ class DistEnv:
         return self.rank == 0
 
 
-def dist_env_from(environ: Mapping[str, str] = os.environ) -> DistEnv:
+def dist_env_from(environ: Mapping[str, str] | None = None) -> DistEnv:
     """The launch as ``torchrun`` describes it in the environment (one process if absent)."""
-    try:
-        world = int(environ.get("WORLD_SIZE", "1"))
-        rank = int(environ.get("RANK", "0"))
-        local = int(environ.get("LOCAL_RANK", str(rank)))
-    except ValueError:
-        raise ConfigError("RANK, WORLD_SIZE and LOCAL_RANK must be integers (as torchrun sets them)") from None
-    if world < 1 or not 0 <= rank < world:
-        raise ConfigError(f"RANK={rank} is not within WORLD_SIZE={world}")
-    return DistEnv(rank, world, local)
+    env = torchrun_env(environ)
+    return DistEnv(env.rank, env.world_size, env.local_rank)
 
 
 def setup_distributed(mode: str, device_name: str) -> tuple[DistEnv, torch.device]:
@@ -62,7 +54,8 @@ def setup_distributed(mode: str, device_name: str) -> tuple[DistEnv, torch.devic
     """
     env = dist_env_from() if mode == "auto" else DistEnv()
     if dist.is_available() and dist.is_initialized():
-        env = DistEnv(dist.get_rank(), dist.get_world_size(), env.local_rank)
+        rank, world = distributed_world()
+        env = DistEnv(rank, world, env.local_rank)
     if not env.enabled:
         return env, resolve_device(device_name)
     if device_name in ("auto", "cuda") and torch.cuda.is_available():
@@ -88,17 +81,18 @@ def teardown_distributed(env: DistEnv) -> None:
 
 def mean_across_ranks(values: dict[str, float], device: torch.device) -> dict[str, float]:
     """Average scalar logs over ranks (the loss of the global batch is the ranks' mean)."""
-    if not (dist.is_initialized() and dist.get_world_size() > 1) or not values:
+    _, world = distributed_world()
+    if world == 1 or not values:
         return values
     keys = sorted(values)
     t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    t /= dist.get_world_size()
+    t /= world
     return dict(zip(keys, t.tolist()))
 
 
 def min_across_ranks(value: int, device: torch.device) -> int:
-    if not (dist.is_initialized() and dist.get_world_size() > 1):
+    if distributed_world()[1] == 1:
         return value
     t = torch.tensor([value], dtype=torch.long, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
@@ -107,8 +101,9 @@ def min_across_ranks(value: int, device: torch.device) -> int:
 
 def gather_objects(obj: Any) -> list[Any]:
     """Every rank's ``obj`` (picklable), in rank order."""
-    if not (dist.is_initialized() and dist.get_world_size() > 1):
+    _, world = distributed_world()
+    if world == 1:
         return [obj]
-    out: list[Any] = [None] * dist.get_world_size()
+    out: list[Any] = [None] * world
     dist.all_gather_object(out, obj)
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,31 @@ def resume_checkpoint(cfg: PretrainConfig) -> Path | None:
     if not path.is_file():
         raise DataError(f"train.resume={choice}: checkpoint not found")
     return path
+
+
+@dataclass
+class ResumePoint:
+    """A checkpoint to continue from: where it is, its step, its loader position and its state."""
+
+    path: Path
+    step: int
+    batches: int
+    state: dict[str, Any]
+
+    @property
+    def rng(self) -> list | None:
+        """Every rank's RNG states as the checkpoint holds them (None in old checkpoints)."""
+        return self.state.get("rng")
+
+
+def find_resume_point(cfg: PretrainConfig) -> ResumePoint | None:
+    """The checkpoint ``train.resume`` names, loaded and checked; None for a fresh start."""
+    path = resume_checkpoint(cfg)
+    if path is None:
+        return None
+    state = load_resume_state(path, cfg)
+    step = int(state["step"])
+    return ResumePoint(path, step, int(state.get("batches", step * cfg.train.accumulate)), state)
 
 
 def load_resume_state(path: Path, cfg: PretrainConfig) -> dict[str, Any]:

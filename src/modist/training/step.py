@@ -1,10 +1,11 @@
 """One optimisation step, shared by the trainer and ``modist bench train``.
 
-A step runs ``accumulate`` micro-batches: forward under autocast (bf16/fp16), backward
-(scaled for fp16), DDP gradient all-reduce on the last micro-batch only, then the
-optimiser, the learning-rate schedule and the method's after-step hook (queue update,
-momentum encoders). The method's ``training_step`` runs inside a small module's
-``forward`` so that DDP can wrap it.
+A step tells the method it starts, runs its micro-batches (forward under autocast in
+bf16/fp16, backward scaled for fp16, DDP's gradient all-reduce on the last micro-batch
+only), then the optimiser, the learning-rate schedule and the method's after-step hook
+(queue update, momentum encoders). The method's ``training_step`` runs inside a small
+module's ``forward`` so that DDP can wrap it. Everything generic code needs to know about
+the method comes from its declared parts (:mod:`modist.methods.base`).
 
 Example:
     >>> import torch
@@ -12,6 +13,8 @@ Example:
     >>> class Fit(Method):
     ...     def __init__(self):
     ...         super().__init__(); self.w = torch.nn.Parameter(torch.zeros(()))
+    ...     def query_networks(self):
+    ...         return {}
     ...     def training_step(self, batch):
     ...         return (self.w - batch.rgb.mean()) ** 2, {}
     >>> m = Fit(); opt = torch.optim.SGD(m.parameters(), lr=0.5)
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from typing import Callable, Sequence
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -47,22 +50,10 @@ class _StepModule(nn.Module):
         return self.method.training_step(batch)
 
 
-def query_modules_used(method: Method) -> bool:
-    """Whether every trainable parameter reaches the loss (else DDP must look for unused ones)."""
-    weights = getattr(method, "weights", None)
-    if weights is None:
-        return True
-    visual_used = not getattr(method, "visual", None) or bool(weights.vv or weights.vm)
-    motion_used = not getattr(method, "motion", None) or bool(weights.mm or weights.mv)
-    return visual_used and motion_used
-
-
-def compile_pathways(method: Method) -> None:
-    """``torch.compile`` each network in place (state-dict keys are unchanged)."""
-    for name in ("visual", "motion", "visual_key", "motion_key", "backbone"):
-        module = getattr(method, name, None)
-        if isinstance(module, nn.Module):
-            module.compile()
+def compile_networks(method: Method) -> None:
+    """``torch.compile`` the method's query and key networks in place (state-dict keys are unchanged)."""
+    for net in [*method.query_networks().values(), *method.key_networks()]:
+        net.compile()
 
 
 def channels_last_views(x: torch.Tensor | None) -> torch.Tensor | None:
@@ -80,10 +71,23 @@ def _no_buffer_sync_per_step() -> dict:
 
 
 class TrainStep:
+    """One optimiser step of ``method`` over one or more micro-batches.
+
+    Args:
+        method: the method to train.
+        optimizer: built over ``method.learnable_params``.
+        scheduler: stepped once per optimiser step (None: constant rate).
+        total_steps: length of the run, for the method's schedules (momentum).
+        precision: ``fp32``, ``bf16`` or ``fp16`` (autocast; fp16 adds a gradient scaler).
+        distributed: wrap the method in DDP (a process group must be initialised).
+        device: where the batches are.
+    """
+
     def __init__(
         self,
         method: Method,
         optimizer: torch.optim.Optimizer,
+        *,
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
         total_steps: int = 1,
         precision: str = "fp32",
@@ -101,7 +105,7 @@ class TrainStep:
         if distributed:
             # Queues and key encoders are identical on every rank by construction; broadcasting
             # the buffers each step would move the 65,536-row queues for nothing.
-            module = DistributedDataParallel(module, find_unused_parameters=not query_modules_used(method),
+            module = DistributedDataParallel(module, find_unused_parameters=not method.all_parameters_used,
                                              **_no_buffer_sync_per_step())
         self.module = module
         self.distributed = distributed
@@ -111,14 +115,18 @@ class TrainStep:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)
 
-    def __call__(self, micro_batches: Sequence[Batch] | Callable[[], Batch], step: int, accumulate: int = 1) -> dict:
-        """Run step ``step`` (0-based) over ``micro_batches`` (or ``accumulate`` calls of a batch factory)."""
-        get = micro_batches if callable(micro_batches) else iter(micro_batches).__next__
-        n = accumulate if callable(micro_batches) else len(micro_batches)
+    def __call__(self, micro_batches: Iterable[Batch], step: int, *, count: int | None = None) -> dict:
+        """Run step ``step`` (0-based) over ``micro_batches``; mean logs over them.
+
+        ``micro_batches`` may be a lazy iterable (batches are then drawn one at a time, so
+        only one is in memory); ``count`` is its length where it has no ``len()``.
+        """
+        n = count if count is not None else len(micro_batches)  # type: ignore[arg-type]
+        self.method.on_step_start()
         self.optimizer.zero_grad(set_to_none=True)
         totals: dict[str, float] = {}
-        for i in range(n):
-            batch = get()
+        seen = 0
+        for i, batch in enumerate(micro_batches):
             last = i == n - 1
             sync = contextlib.nullcontext() if last or not self.distributed else self.module.no_sync()
             with sync:
@@ -127,6 +135,9 @@ class TrainStep:
                 self.scaler.scale(loss / n).backward()
             for key, value in {"loss": loss.item(), **logs}.items():
                 totals[key] = totals.get(key, 0.0) + value / n
+            seen += 1
+        if seen != n:
+            raise ValueError(f"step {step}: got {seen} micro-batch(es), expected {n}")
         self.scaler.step(self.optimizer)
         self.scaler.update()
         if self.scheduler is not None:

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from modist.methods.collective import distributed_world
+from modist.runtime import distributed_world
 
 
 class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):

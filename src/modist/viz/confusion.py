@@ -16,15 +16,15 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from modist.atomic import atomic_path  # noqa: E402
+from modist.atomic import atomic_path
 
 
 def _names(class_names: Sequence[str], n: int) -> list[str]:

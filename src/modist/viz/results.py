@@ -7,10 +7,10 @@ import os
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from modist.atomic import atomic_path  # noqa: E402
+from modist.atomic import atomic_path
 
 
 def plot_demo_results(summary: list[dict], out_png: str | os.PathLike, chance: float | None = None) -> None:

@@ -18,14 +18,19 @@ anything else                                      folder
 Kinetics is never guessed (its CSVs look like any manifest): name it, ``kinetics:ROOT``.
 
 Example:
-    >>> ds = resolve_dataset("ucf101:/data/UCF101", split="test", fold=2)  # doctest: +SKIP
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / "list.csv").write_text("path,label,split\\nclip.mp4,0,train\\nother.mp4,1,test\\n")
+    >>> ds = resolve_dataset(str(root / "list.csv"), split="test")  # kind detected: manifest
+    >>> ds.name, ds.missing == [str(root.resolve() / "other.mp4")]
+    ('manifest:list.csv', True)
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from modist.data.adapters.folder import load_folder
 from modist.data.adapters.hmdb51 import load_hmdb51, splits_dir

@@ -11,9 +11,14 @@ files are ignored. With ``class_folders=None`` the layout is detected: labeled w
 video lies directly in ROOT.
 
 Example:
-    >>> ds = load_folder("/data/videos")  # doctest: +SKIP
-    >>> ds.class_names                    # doctest: +SKIP
-    ['labeled', 'unlabeled']
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for name in ("run/a.mp4", "jump/b.avi", "jump/notes.txt"):
+    ...     (root / name).parent.mkdir(exist_ok=True)
+    ...     (root / name).touch()
+    >>> ds = load_folder(root)
+    >>> ds.class_names, ds.labels
+    (['jump', 'run'], [0, 1])
 """
 
 from __future__ import annotations

@@ -12,7 +12,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from modist.data.adapters.files import canonical_split, check_fold, first_existing, located_records, pick_video_root, read_lines
+from modist.data.adapters.files import (
+    canonical_split,
+    check_fold,
+    first_existing,
+    located_records,
+    pick_video_root,
+    read_lines,
+)
 from modist.data.records import VideoDataset
 from modist.errors import DataError
 

@@ -21,7 +21,8 @@ class InputPipeline:
         self.max_flow = max_flow
         self.edge_max = edge_max
 
-    def __call__(self, batch: dict, device: torch.device, with_motion: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def __call__(self, batch: dict, device: torch.device,
+                 with_motion: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         rgb = batch["rgb"].to(device, non_blocking=True)
         flow = batch["flow"].to(device, non_blocking=True).float() if with_motion else None
         rgb, flow = self.augment(rgb, flow)

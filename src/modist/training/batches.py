@@ -1,0 +1,122 @@
+"""From the config to device batches: the dataset, the loader, and a stream that counts.
+
+The pretraining data path is ``records -> PairClipDataset(ClipSource) -> DataLoader with a
+GlobalBatchSampler -> collate_clips -> BatchStream -> InputPipeline -> Batch``.
+``modist bench data --config`` times exactly this path.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader
+
+from modist.config import PretrainConfig
+from modist.data.adapters import resolve_dataset
+from modist.data.augment import PairedAugment
+from modist.data.clips import ClipSource, PairClipDataset, collate_clips
+from modist.data.records import VideoDataset
+from modist.errors import DataError
+from modist.flow.sources import EstimatedFlow, FlowFromStore
+from modist.methods.base import Batch
+from modist.models.inputs import InputPipeline
+from modist.training.distributed import DistEnv, min_across_ranks
+from modist.training.sampler import GlobalBatchSampler, SeededItems
+from modist.training.step import channels_last_views
+
+
+def load_dataset(cfg: PretrainConfig) -> VideoDataset:
+    """The records ``data.dataset`` names (split and fold applied)."""
+    return resolve_dataset(cfg.data.dataset, split=cfg.data.split, fold=cfg.data.fold)
+
+
+def build_input_pipeline(cfg: PretrainConfig, *, train: bool = True) -> InputPipeline:
+    """Batched augmentation on the device and the configured motion encoding."""
+    d = cfg.data
+    augment = PairedAugment(d.crop_size, scale=(d.crop_scale_min, 1.0),
+                            ratio=(1 / d.crop_aspect_max, d.crop_aspect_max), flip=d.flip,
+                            color_jitter=d.color_jitter, grayscale_prob=d.grayscale_prob, blur_prob=d.blur_prob,
+                            train=train)
+    return InputPipeline(augment, cfg.motion.encoding, cfg.motion.max_flow, cfg.motion.edge_max)
+
+
+def build_clip_source(cfg: PretrainConfig, *, with_motion: bool) -> ClipSource:
+    """Frames (frame cache or seeking) and, if ``with_motion``, flow estimated or read from a store."""
+    m = cfg.motion
+    flow = None
+    if with_motion and m.source == "store":
+        flow = FlowFromStore(m.flow_store, m.flow_gap)
+    elif with_motion:
+        flow = EstimatedFlow(m.estimator, m.preset, m.flow_gap)
+    return ClipSource(flow, short_side=cfg.data.short_side, frame_cache=cfg.data.frame_cache)
+
+
+def build_loader(cfg: PretrainConfig, dataset: VideoDataset, *, with_motion: bool, env: DistEnv,
+                 device: torch.device, start_batch: int = 0) -> DataLoader:
+    """This rank's share of every global batch, from batch ``start_batch`` on (exact resume)."""
+    t, d = cfg.train, cfg.data
+    clips = PairClipDataset(dataset.records, build_clip_source(cfg, with_motion=with_motion), d.clip_frames, d.stride,
+                            d.min_clip_gap_sec, d.max_clip_gap_sec)
+    sampler = GlobalBatchSampler(len(clips), t.batch_size, env.world_size, env.rank, t.seed, start_batch=start_batch)
+    return DataLoader(SeededItems(clips, t.seed), batch_size=t.batch_size, sampler=sampler,
+                      num_workers=d.num_workers, collate_fn=collate_clips,
+                      persistent_workers=d.num_workers > 0, pin_memory=device.type == "cuda",
+                      generator=torch.Generator().manual_seed(t.seed))
+
+
+def _truncate(batch: dict, n: int) -> dict:
+    """The first ``n`` readable clips, so that every rank contributes equally many keys."""
+    if batch["size"] == n:
+        return batch
+    out = {k: (v[:n] if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+    out["size"] = n
+    return out
+
+
+class BatchStream:
+    """Device batches drawn from a loader, with the counts a run reports and checkpoints.
+
+    A batch in which some rank has fewer than two readable clips is skipped on every rank
+    (InfoNCE needs two); a whole epoch of such batches means the data cannot be read, and
+    the stream stops with one error instead of drawing batches forever.
+    """
+
+    def __init__(self, loader: DataLoader, inputs: InputPipeline, *, dataset_name: str, num_videos: int,
+                 with_motion: bool, channels_last: bool, env: DistEnv, device: torch.device, start_batch: int = 0):
+        self._batches = iter(loader)
+        self.inputs = inputs
+        self.dataset_name = dataset_name
+        self.with_motion = with_motion
+        self.channels_last = channels_last
+        self.env = env
+        self.device = device
+        #: loader batches drawn since the run began (checkpointed: the sampler resumes there)
+        self.batches = start_batch
+        #: unreadable videos met by this process
+        self.skipped = 0
+        #: clips trained on by all ranks in this process's lifetime
+        self.clips = 0
+        # One epoch of global batches, plus one.
+        self._max_empty = -(-num_videos // (loader.batch_size * env.world_size)) + 1
+
+    def __iter__(self) -> BatchStream:
+        return self
+
+    def __next__(self) -> Batch:
+        batch, n = self._next_readable()
+        batch = _truncate(batch, n)
+        self.clips += n * self.env.world_size
+        rgb, motion = self.inputs(batch, self.device, with_motion=self.with_motion)
+        if self.channels_last:
+            rgb, motion = channels_last_views(rgb), channels_last_views(motion)
+        return Batch(rgb, motion, batch["label"].to(self.device))
+
+    def _next_readable(self) -> tuple[dict, int]:
+        for _ in range(self._max_empty):
+            batch = next(self._batches)
+            self.batches += 1
+            self.skipped += batch["skipped"]
+            n = min_across_ranks(batch["size"], self.device)
+            if n >= 2:
+                return batch, n
+        raise DataError(f"dataset {self.dataset_name!r}: {self._max_empty} batches in a row without two readable "
+                        f"videos ({self.skipped} unreadable reads); `modist data check` lists them")
