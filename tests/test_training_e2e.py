@@ -87,3 +87,13 @@ def test_a_dataset_without_readable_videos_stops_with_one_error(tiny_synth, tmp_
     # Before this check the loop drew batches forever.
     with pytest.raises(DataError, match="batches in a row without two readable videos"):
         pretrain(cfg)
+
+
+def test_train_threads_apply_to_the_run_only(tiny_synth, tmp_path):
+    before = torch.get_num_threads()
+    wanted = 1 if before != 1 else 2
+    seen = []
+    cfg = load_config(config_path("demo"), tiny_overrides(tiny_synth, tmp_path / "run", steps=2) + [
+        "model.base_width=4", "data.clip_frames=4", f"train.threads={wanted}"])
+    pretrain(cfg, on_step=lambda step, record: seen.append(torch.get_num_threads()))
+    assert seen == [wanted, wanted] and torch.get_num_threads() == before
