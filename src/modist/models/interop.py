@@ -1,0 +1,363 @@
+"""Backbone weights in other tools' layouts: PySlowFast, pytorchvideo and mmaction2.
+
+Import maps every tensor of a source state dict onto a modist preset (``slow_r50``,
+``slow_r50_modist``, ``slow_r50_t1`` at any width, ``r3d_18`` from mmaction2) and checks it:
+a missing, unexpected or mis-shaped tensor is an error naming the first offending key.
+Tensors outside the backbone (classifier and projection heads, a momentum encoder, queues,
+the other pathway of a two-pathway file) are returned by name in :attr:`Conversion.ignored`.
+Export writes a modist encoder back in the PySlowFast or pytorchvideo layout.
+
+Reading never unpickles unless asked: pickled files (``.pyth``, ``.pth``) are opened with
+``torch.load(weights_only=True)``; ``trust_pickle=True`` is the explicit way past a refusal.
+
+Example:
+    >>> from modist.models.resnet3d import build_backbone
+    >>> net = build_backbone("slow_r50", width_divisor=8)
+    >>> names = source_names("pytorchvideo", net.state_dict())
+    >>> names["stem.0.weight"], names["stages.0.0.body.0.weight"]
+    ('blocks.0.conv.weight', 'blocks.1.res_blocks.0.branch2.conv_a.weight')
+    >>> source_names("pyslowfast", net.state_dict(), pathway=1)["stages.3.2.body.7.bias"]
+    's5.pathway1_res2.branch2.c_bn.bias'
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from modist.atomic import atomic_path
+from modist.errors import ConfigError, DataError
+from modist.models.encoder_io import WEIGHTS, EncoderSpec, load_encoder, save_encoder
+from modist.models.resnet3d import MODIST_RELEASE_KERNELS, SLOW_ONLY_KERNELS, TEMPORAL_1_KERNELS
+
+IMPORT_FORMATS = ("pyslowfast", "pytorchvideo", "mmaction2")
+EXPORT_FORMATS = ("pyslowfast", "pytorchvideo")
+
+# Temporal kernels (conv1, res2..res5) of a bottleneck [3,4,6,3] file -> the modist preset.
+SLOW_PRESETS = {SLOW_ONLY_KERNELS: "slow_r50", MODIST_RELEASE_KERNELS: "slow_r50_modist",
+                TEMPORAL_1_KERNELS: "slow_r50_t1"}
+
+# Role of each index inside a modist block: body (bottleneck / basic) and shortcut.
+_BOTTLENECK_BODY = {0: "conv_a", 1: "bn_a", 3: "conv_b", 4: "bn_b", 6: "conv_c", 7: "bn_c"}
+_BASIC_BODY = {0: "conv_a", 1: "bn_a", 3: "conv_b", 4: "bn_b"}
+_SHORTCUT = {0: "conv_sc", 1: "bn_sc"}
+
+# Per format: stem conv / BN module, block prefix and the module of each role in a block.
+_LAYOUTS: dict[str, dict[str, Any]] = {
+    "pyslowfast": {
+        "stem": ("s1.pathway{p}_stem.conv", "s1.pathway{p}_stem.bn"),
+        "block": "s{stage2}.pathway{p}_res{b}",
+        "roles": {"conv_a": "branch2.a", "bn_a": "branch2.a_bn", "conv_b": "branch2.b", "bn_b": "branch2.b_bn",
+                  "conv_c": "branch2.c", "bn_c": "branch2.c_bn", "conv_sc": "branch1", "bn_sc": "branch1_bn"},
+        "prefixes": ("", "module.", "encoder_q.", "module.encoder_q.", "encoder_q.backbone.", "backbone."),
+        # The classifier/projection heads, the MoCo key encoder and its queues.
+        "ignore": (r"(^|\.)head[^.]*\.", r"^(module\.)?encoder_k\.", r"queue", r"^(module\.)?(encoder_q\.)?(mlp|proj)"),
+        "bottleneck_only": True,
+    },
+    "pytorchvideo": {
+        "stem": ("blocks.0.conv", "blocks.0.norm"),
+        "block": "blocks.{stage1}.res_blocks.{b}",
+        "roles": {"conv_a": "branch2.conv_a", "bn_a": "branch2.norm_a", "conv_b": "branch2.conv_b",
+                  "bn_b": "branch2.norm_b", "conv_c": "branch2.conv_c", "bn_c": "branch2.norm_c",
+                  "conv_sc": "branch1_conv", "bn_sc": "branch1_norm"},
+        "prefixes": ("", "module.", "model.", "module.model."),
+        "ignore": (r"^(module\.)?(model\.)?blocks\.5\.",),  # ResNetBasicHead (proj)
+        "bottleneck_only": True,
+    },
+    "mmaction2": {
+        "stem": ("conv1.conv", "conv1.bn"),
+        "block": "layer{stage1}.{b}",
+        "roles": {"conv_a": "conv1.conv", "bn_a": "conv1.bn", "conv_b": "conv2.conv", "bn_b": "conv2.bn",
+                  "conv_c": "conv3.conv", "bn_c": "conv3.bn", "conv_sc": "downsample.conv", "bn_sc": "downsample.bn"},
+        "prefixes": ("backbone.", "", "module.backbone.", "module."),
+        "ignore": (r"^(module\.)?cls_head\.", r"^(module\.)?(neck|data_preprocessor)\."),
+        "bottleneck_only": False,
+    },
+}
+_STATE_KEYS = ("model_state", "state_dict", "model_state_dict", "model")
+_BLOCK_KEY = re.compile(r"^stages\.(\d+)\.(\d+)\.(body|shortcut)\.(\d+)\.(\w+)$")
+_STEM_KEY = re.compile(r"^stem\.([01])\.(\w+)$")
+
+
+@dataclass
+class Conversion:
+    """What an import produced: the encoder, its spec, and how the source's tensors were used."""
+
+    encoder: torch.nn.Module
+    spec: EncoderSpec
+    used: int
+    ignored: list[str] = field(default_factory=list)
+    defaulted: list[str] = field(default_factory=list)  # modist buffers the file lacks (BN batch counters)
+    prefix: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def ignored_summary(self) -> str:
+        """One line naming the ignored tensors; more than 4 under one name prefix show as ``prefix.* (n)``."""
+        if not self.ignored:
+            return "ignored no tensors"
+        groups: dict[str, list[str]] = {}
+        for key in self.ignored:
+            groups.setdefault(key.split(".")[0], []).append(key)
+        shown = ", ".join(", ".join(keys) if len(keys) <= 4 else f"{group}.* ({len(keys)})"
+                          for group, keys in groups.items())
+        return f"ignored {len(self.ignored)} tensors that are not part of the backbone: {shown}"
+
+
+def _check_format(fmt: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    if fmt not in allowed:
+        raise ConfigError(f"unknown format {fmt!r}; choose from {', '.join(allowed)}")
+    return _LAYOUTS[fmt]
+
+
+def source_names(fmt: str, modist_state: dict[str, Any], pathway: int = 0) -> dict[str, str]:
+    """The source-format name (without any wrapper prefix) of each modist state-dict key."""
+    layout = _check_format(fmt, IMPORT_FORMATS)
+    bottleneck = any(k.endswith("body.7.weight") for k in modist_state)
+    body_roles = _BOTTLENECK_BODY if bottleneck else _BASIC_BODY
+    if layout["bottleneck_only"] and not bottleneck:
+        raise ConfigError(f"{fmt} has no layout for basic-block (R3D/R(2+1)D) backbones; only the Slow-R50 family")
+    names = {}
+    for key in modist_state:
+        if m := _STEM_KEY.match(key):
+            module = layout["stem"][int(m.group(1))].format(p=pathway)
+            names[key] = f"{module}.{m.group(2)}"
+            continue
+        m = _BLOCK_KEY.match(key)
+        roles = {"body": body_roles, "shortcut": _SHORTCUT}[m.group(3)] if m else {}
+        if not m or int(m.group(4)) not in roles:
+            raise ConfigError(f"{key}: no {fmt} name for this tensor (is the backbone a ResNet preset?)")
+        stage, block = int(m.group(1)), int(m.group(2))
+        prefix = layout["block"].format(p=pathway, stage1=stage + 1, stage2=stage + 2, b=block)
+        names[key] = f"{prefix}.{layout['roles'][roles[int(m.group(4))]]}.{m.group(5)}"
+    return names
+
+
+# ---------------------------------------------------------------------------------------- reading
+
+
+def _is_safetensors(path: Path) -> bool:
+    if path.suffix == ".safetensors":
+        return True
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and 0 < int.from_bytes(head[:8], "little") < 1 << 28 and head[8:9] == b"{"
+
+
+def _refusal_reason(exc: Exception) -> str:
+    for line in str(exc).splitlines():
+        line = line.strip()
+        if "Unsupported global" in line or line.startswith("WeightsUnpickler error"):
+            return line.replace("WeightsUnpickler error: ", "").split(". Please")[0].rstrip(".")[:200]
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def read_state_dict(path: str | os.PathLike, *, trust_pickle: bool = False) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file: safetensors, or a pickle holding a state dict.
+
+    A pickle is a plain state dict or a dict with ``model_state`` (PySlowFast),
+    ``state_dict`` (mmaction2) or ``model_state_dict``/``model`` beside metadata. It is read
+    with ``weights_only=True``; when that refuses the file, a :class:`DataError` says why,
+    unless ``trust_pickle`` (full unpickling, which runs code from the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: checkpoint file not found")
+    if _is_safetensors(path):
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return dict(load_file(str(path)))
+        except (SafetensorError, OSError) as exc:
+            raise DataError(f"{path}: not a readable safetensors file ({exc})") from None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if not trust_pickle:
+            raise DataError(f"{path}: weights-only loading refused it ({_refusal_reason(exc)}); if you trust "
+                            "this file, pass --trust-pickle (unpickling runs code from the file)") from None
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc2:  # any failure inside a foreign pickle
+            raise DataError(f"{path}: not a readable checkpoint ({_refusal_reason(exc2)})") from None
+    except Exception as exc:  # zip/pickle errors of truncated or foreign files
+        raise DataError(f"{path}: not a readable checkpoint ({_refusal_reason(exc)})") from None
+    return _state_of(obj, path)
+
+
+def _state_of(obj: Any, path: Path) -> dict[str, torch.Tensor]:
+    if isinstance(obj, dict):
+        for key in _STATE_KEYS:
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not obj:
+        raise DataError(f"{path}: holds no state dict (expected a dict of tensors or one under "
+                        f"{'/'.join(_STATE_KEYS)})")
+    for key, value in obj.items():
+        if not isinstance(value, torch.Tensor):
+            raise DataError(f"{path}: {key} is a {type(value).__name__}, not a tensor")
+    return dict(obj)
+
+
+# ---------------------------------------------------------------------------------------- import
+
+
+def _find_prefix(state: dict[str, torch.Tensor], fmt: str, pathway: int, path: Path) -> str:
+    layout = _LAYOUTS[fmt]
+    stem = layout["stem"][0].format(p=pathway) + ".weight"
+    for prefix in layout["prefixes"]:
+        if prefix + stem in state:
+            return prefix
+    if pathway and any(k.endswith(layout["stem"][0].format(p=0) + ".weight") for k in state):
+        raise DataError(f"{path}: no pathway {pathway} in this file (no {stem})")
+    raise DataError(f"{path}: not a {fmt} ResNet state dict: no stem tensor {stem} "
+                    f"(also tried the prefixes {', '.join(p for p in layout['prefixes'] if p)})")
+
+
+def _count_blocks(state: dict[str, torch.Tensor], fmt: str, prefix: str, pathway: int) -> list[int]:
+    layout = _LAYOUTS[fmt]
+    depths = []
+    for stage in range(4):
+        n = 0
+        while True:  # a block is there when any tensor is under its name (a renamed one is found later)
+            block = prefix + layout["block"].format(p=pathway, stage1=stage + 1, stage2=stage + 2, b=n) + "."
+            if not any(k.startswith(block) for k in state):
+                break
+            n += 1
+        depths.append(n)
+    return depths
+
+
+def infer_spec(state: dict[str, torch.Tensor], fmt: str, *, pathway: int = 0, prefix: str | None = None,
+               path: str | os.PathLike = "<state>") -> EncoderSpec:
+    """The modist preset a source state dict fits, from its block counts, widths and temporal kernels."""
+    path = Path(path)
+    layout = _check_format(fmt, IMPORT_FORMATS)
+    prefix = _find_prefix(state, fmt, pathway, path) if prefix is None else prefix
+    stem = state[prefix + layout["stem"][0].format(p=pathway) + ".weight"]
+    if stem.ndim != 5:
+        raise DataError(f"{path}: {prefix}{layout['stem'][0].format(p=pathway)}.weight is not a 3D conv "
+                        f"(shape {tuple(stem.shape)})")
+    width, in_channels = int(stem.shape[0]), int(stem.shape[1])
+    depths = _count_blocks(state, fmt, prefix, pathway)
+    first = layout["block"].format(p=pathway, stage1=1, stage2=2, b=0)
+    bottleneck = f"{prefix}{first}.{layout['roles']['conv_c']}.weight" in state
+    if bottleneck and depths == [3, 4, 6, 3]:
+        kernels = [int(stem.shape[2])]
+        for stage in range(4):
+            block = layout["block"].format(p=pathway, stage1=stage + 1, stage2=stage + 2, b=0)
+            kernels.append(int(state[f"{prefix}{block}.{layout['roles']['conv_a']}.weight"].shape[2]))
+        arch = SLOW_PRESETS.get(tuple(kernels))
+        if arch is None:
+            raise DataError(f"{path}: a ResNet-50 with temporal kernels (conv1, res2..res5) {tuple(kernels)}; modist "
+                            f"has presets for {', '.join(f'{k} ({a})' for k, a in SLOW_PRESETS.items())}")
+    elif not bottleneck and depths == [2, 2, 2, 2] and fmt == "mmaction2" and tuple(stem.shape[2:]) == (3, 7, 7):
+        arch = "r3d_18"
+    else:
+        kind = "bottleneck" if bottleneck else "basic"
+        raise DataError(f"{path}: a {kind}-block ResNet with stages {depths} and stem {tuple(stem.shape)} maps onto "
+                        "no modist preset (covered: Slow-R50 family, and R3D-18 from mmaction2)")
+    return EncoderSpec(arch=arch, in_channels=in_channels, width_divisor=64 / width, base_width=64)
+
+
+def convert_state_dict(state: dict[str, torch.Tensor], fmt: str, *, pathway: int = 0, arch: str | None = None,
+                       modality: str | None = None, path: str | os.PathLike = "<state>") -> Conversion:
+    """Map a source state dict onto a modist backbone; every tensor is used, ignored by name, or an error."""
+    path = Path(path)
+    layout = _check_format(fmt, IMPORT_FORMATS)
+    prefix = _find_prefix(state, fmt, pathway, path)
+    spec = infer_spec(state, fmt, pathway=pathway, prefix=prefix, path=path)
+    if arch is not None and arch != spec.arch:
+        spec = EncoderSpec(arch, spec.in_channels, spec.width_divisor, spec.base_width)
+    spec = EncoderSpec(spec.arch, spec.in_channels, spec.width_divisor, spec.base_width,
+                       modality or ("motion" if pathway else "rgb"))
+    encoder = spec.build()
+    target = encoder.state_dict()
+    names = source_names(fmt, target, pathway)
+    new_state, defaulted, used = {}, [], set()
+    for key, value in target.items():
+        src = prefix + names[key]
+        if src not in state:
+            if key.endswith("num_batches_tracked"):
+                new_state[key] = value
+                defaulted.append(src)
+                continue
+            raise DataError(f"{path}: missing tensor {src} (modist {spec.arch} {key})")
+        tensor = state[src]
+        if tuple(tensor.shape) != tuple(value.shape):
+            raise DataError(f"{path}: {src} has shape {tuple(tensor.shape)}; {spec.arch} "
+                            f"expects {tuple(value.shape)} for {key}")
+        new_state[key] = tensor.detach().to(value.dtype).clone()
+        used.add(src)
+    other = re.compile(rf"pathway(?!{pathway}_)\d+_") if fmt == "pyslowfast" else None
+    ignore = [re.compile(p) for p in layout["ignore"]]
+    ignored = []
+    for key in state:
+        if key in used:
+            continue
+        if any(p.search(key) for p in ignore) or (other is not None and other.search(key)):
+            ignored.append(key)
+            continue
+        where = "" if key.startswith(prefix) else f" (and outside {prefix!r})"
+        raise DataError(f"{path}: unexpected tensor {key}: not part of a {fmt} {spec.arch} backbone{where}")
+    encoder.load_state_dict(new_state)
+    notes = []
+    if spec.arch == "r3d_18":
+        notes.append("mmaction2's ResNet3d-18 weights fit modist's r3d_18 one to one, but check the source config: "
+                     "r3d_18 has no max-pool after conv1 and temporal stride 2 in res3-res5")
+    return Conversion(encoder, spec, len(used), ignored, defaulted, prefix, notes)
+
+
+def import_checkpoint(src: str | os.PathLike, fmt: str, out_dir: str | os.PathLike, *, pathway: int = 0,
+                      arch: str | None = None, modality: str | None = None, trust_pickle: bool = False,
+                      extra: dict[str, Any] | None = None, overwrite: bool = False) -> Conversion:
+    """Convert ``src`` and write a modist run directory (``encoder.safetensors`` + ``encoder.json``).
+
+    Everything is read and checked before anything is written.
+    """
+    src, out_dir = Path(src), Path(out_dir)
+    _check_format(fmt, IMPORT_FORMATS)
+    if (out_dir / WEIGHTS).exists() and not overwrite:
+        raise DataError(f"{out_dir}: already holds {WEIGHTS}; choose another --out (or --force)")
+    state = read_state_dict(src, trust_pickle=trust_pickle)
+    conv = convert_state_dict(state, fmt, pathway=pathway, arch=arch, modality=modality, path=src)
+    meta = {"method": f"import:{fmt}", "source": str(src), "source_format": fmt, "source_prefix": conv.prefix,
+            **(extra or {})}
+    if fmt == "pyslowfast":
+        meta["source_pathway"] = pathway
+    save_encoder(out_dir, conv.encoder, conv.spec, meta)
+    return conv
+
+
+# ---------------------------------------------------------------------------------------- export
+
+
+def export_state_dict(encoder: torch.nn.Module, fmt: str) -> dict[str, torch.Tensor]:
+    """``encoder``'s tensors under ``fmt``'s names (PySlowFast pathway 0; pytorchvideo ``blocks.0-4``)."""
+    _check_format(fmt, EXPORT_FORMATS)
+    state = encoder.state_dict()
+    names = source_names(fmt, state)
+    return {names[k]: v.detach().cpu().contiguous().clone() for k, v in state.items()}
+
+
+def export_checkpoint(run: str | os.PathLike, fmt: str, out: str | os.PathLike) -> tuple[Path, dict[str, Any], int]:
+    """Write the encoder of a modist run as a ``fmt`` checkpoint file (``torch.save``, weights-only loadable).
+
+    PySlowFast gets ``{"model_state": ...}``, what its ``load_checkpoint`` reads; pytorchvideo
+    the plain state dict of ``create_resnet``'s stem and stages (its head is the user's).
+    """
+    _check_format(fmt, EXPORT_FORMATS)
+    encoder, meta = load_encoder(run)
+    tensors = export_state_dict(encoder, fmt)
+    payload: dict[str, Any] = {"model_state": tensors} if fmt == "pyslowfast" else tensors
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        torch.save(payload, tmp)
+    return out, meta, len(tensors)
