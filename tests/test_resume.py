@@ -84,11 +84,18 @@ def test_resume_from_an_explicit_path_and_mismatched_networks(tiny_synth, tmp_pa
         pretrain(_cfg(tiny_synth, tmp_path / "d", 6, f"train.resume={tmp_path / 'nope.pt'}"))
 
 
-def test_fresh_run_replaces_old_checkpoints_and_auto_without_one_starts_fresh(tiny_synth, tmp_path):
+def test_a_fresh_run_refuses_a_used_folder_unless_told_to_overwrite(tiny_synth, tmp_path):
     out = tmp_path / "run"
     first = pretrain(_cfg(tiny_synth, out, 4, "train.resume=auto"))
-    assert first.start_step == 0
+    assert first.start_step == 0 and first.steps_run == 4
     assert [s for s, _ in numbered_checkpoints(out)] == [3, 4][-1:]  # keep 1
-    second = pretrain(_cfg(tiny_synth, out, 2, "train.keep_checkpoints=0"))
+    with pytest.raises(DataError, match="holds another run.*--overwrite"):
+        pretrain(_cfg(tiny_synth, out, 2, "train.resume=never"))
+    assert [s for s, _ in numbered_checkpoints(out)] == [4]  # untouched
+    again = pretrain(_cfg(tiny_synth, out, 4, "train.resume=auto"))  # a finished run: nothing left to do
+    assert again.start_step == 4 and again.steps_run == 0 and again.resumed_from.name == "checkpoint-0000004.pt"
+    with pytest.raises(DataError, match="past train.steps=2"):
+        pretrain(_cfg(tiny_synth, out, 2, "train.resume=auto"))
+    second = pretrain(_cfg(tiny_synth, out, 2, "train.keep_checkpoints=0", "train.overwrite=true"))
     assert second.start_step == 0
     assert [s for s, _ in numbered_checkpoints(out)] == [2]

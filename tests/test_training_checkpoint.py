@@ -52,3 +52,17 @@ def test_rng_states_survive_a_weights_only_checkpoint(tmp_path):
     restore_rng_state(load_checkpoint(tmp_path / "checkpoint.pt")["rng"])
     got = (random.random(), np.random.randn(), torch.rand(3))
     assert got[0] == expected[0] and got[1] == expected[1] and torch.equal(got[2], expected[2])
+
+
+def test_every_output_has_one_file_mode(tmp_path):
+    import os
+
+    from modist.models.encoder_io import EncoderSpec, save_encoder
+
+    spec = EncoderSpec("r3d_tiny", 3, base_width=4)
+    save_encoder(tmp_path, spec.build(), spec, {})  # safetensors replaces the file it is given with a 0600 one
+    save_step_checkpoint(tmp_path, 1, {"step": 1}, "x: 1\n")
+    mask = os.umask(0)
+    os.umask(mask)
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()}
+    assert set(modes.values()) == {oct(0o666 & ~mask)}, modes

@@ -11,6 +11,9 @@ Example:
     ...     _ = tmp.write_text("done")
     >>> (d / "out.txt").read_text()
     'done'
+    >>> mask = os.umask(0); _ = os.umask(mask)
+    >>> oct((d / "out.txt").stat().st_mode & 0o777) == oct(0o666 & ~mask)
+    True
 """
 
 from __future__ import annotations
@@ -35,13 +38,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
-    # mkstemp creates 0600 files; give the result the permissions a plain open() would.
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates 0600 files, and some writers replace the file they are given with another
+        # 0600 one (safetensors): every output gets the permissions a plain open() would give it.
+        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

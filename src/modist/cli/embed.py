@@ -33,6 +33,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+    import sys
     import time
 
     import torch
@@ -48,6 +50,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.out.endswith(".npz"):  # found out before embedding, not after
         raise ConfigError(f"--out {args.out}: the embeddings file must end in .npz")
     device = resolve_device(args.device, flag="--device")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if args.workers > cores:
+        print(f"modist: --workers {args.workers} is more than the {cores} CPU core(s) here; using {cores}",
+              file=sys.stderr)
+        args.workers = cores
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()

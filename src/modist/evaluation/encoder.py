@@ -1,8 +1,10 @@
 """The encoder under evaluation and the data settings it expects.
 
-A checkpoint is a run directory or an ``encoder.safetensors`` (see
-:func:`modist.models.encoder_io.load_encoder`); its ``encoder.json`` gives the
-architecture, modality and clip shape. For a motion-modality encoder the flow
+A checkpoint is a run directory, an ``encoder.safetensors`` (see
+:func:`modist.models.encoder_io.load_encoder`; its ``encoder.json`` gives the
+architecture, modality and clip shape) or a training checkpoint (``checkpoint.pt``,
+``checkpoint-N.pt``: the encoder is rebuilt from the config it holds through the method's
+export spec, so a run killed before its export can be evaluated). For a motion-modality encoder the flow
 estimator and motion encoding come from the run's ``config.yaml`` when it sits beside
 the weights; without it the training defaults apply, the encoding guessed from the
 input channels (2: ``dxdy``, 1: ``flow_edges``).
@@ -18,18 +20,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import KW_ONLY, dataclass, field, replace
+import warnings
+from dataclasses import KW_ONLY, asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from modist.config import DataConfig, MotionConfig
+from modist.config import DataConfig, MotionConfig, PretrainConfig
 from modist.data.clips import ClipSource
 from modist.errors import ConfigError, DataError
 from modist.evaluation.multiview import ViewPipeline
 from modist.flow.sources import EstimatedFlow
-from modist.models.encoder_io import load_encoder
+from modist.models.encoder_io import WEIGHTS, EncoderSpec, load_encoder
 
 _DATA = DataConfig()
 
@@ -120,14 +123,101 @@ def _run_config(weights: Path):
     return load_run_config(path)
 
 
-def load_eval_encoder(checkpoint: str | os.PathLike) -> EvalEncoder:
-    """Rebuild the encoder of a run directory or ``encoder.safetensors`` with its settings."""
+def runs_in(folder: Path) -> list[str]:
+    """Names of the sub-folders of ``folder`` that hold a run (an encoder or a training checkpoint)."""
+    return sorted(p.name for p in folder.iterdir()
+                  if p.is_dir() and ((p / WEIGHTS).is_file() or find_training_checkpoint(p) is not None))
+
+
+def find_training_checkpoint(folder: Path) -> Path | None:
+    """The newest ``checkpoint-N.pt`` in ``folder``, else its ``checkpoint.pt``, else None."""
+    numbered = sorted((int(p.stem.split("-")[1]), p) for p in folder.glob("checkpoint-*.pt")
+                      if p.stem.split("-")[1].isdigit())
+    if numbered:
+        return numbered[-1][1]
+    latest = folder / "checkpoint.pt"
+    return latest if latest.is_file() else None
+
+
+def resolve_checkpoint(checkpoint: str | os.PathLike) -> Path:
+    """The file ``--checkpoint`` means: a run folder's encoder (else its latest training checkpoint), or the file."""
     path = Path(checkpoint)
     if not path.exists():
         raise DataError(f"{path}: checkpoint not found")
-    backbone, meta = load_encoder(path)
-    weights = path / "encoder.safetensors" if path.is_dir() else path
-    cfg = _run_config(weights)
+    if not path.is_dir():
+        return path
+    if (path / WEIGHTS).is_file():
+        return path / WEIGHTS
+    found = find_training_checkpoint(path)
+    if found is not None:
+        return found
+    runs = runs_in(path)
+    if runs:
+        shown = ", ".join(runs[:8]) + (f" (+{len(runs) - 8} more)" if len(runs) > 8 else "")
+        raise DataError(f"{path}: a folder of runs, not a run; pass one of: {shown}")
+    raise DataError(f"{path}: no {WEIGHTS} or checkpoint.pt in this folder")
+
+
+def checkpoint_encoder(path: str | os.PathLike) -> tuple[nn.Module, EncoderSpec, dict[str, Any], PretrainConfig]:
+    """The kept encoder of a training checkpoint, its spec, what ``encoder.json`` adds, and the run's config."""
+    import torch
+
+    from modist.flow import motion_channels
+    from modist.methods import build_method
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():  # torch warns about foreign pickles before failing on them
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle/zip errors on truncated or foreign files
+        raise DataError(f"{path}: not a readable modist checkpoint ({str(exc).splitlines()[0][:200]})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("method"), dict) or "config" not in state:
+        raise DataError(f"{path}: not a modist training checkpoint (no method state and config)")
+    cfg = _config_from_dict(state["config"], path)
+    method = build_method(cfg, motion_channels=motion_channels(cfg.motion.encoding),
+                          num_classes=max(2, int(state.get("num_classes", 2))))  # the classifier is not kept
+    encoder = method.eval_encoder()
+    prefix = next(name for name, module in method.named_modules() if module is encoder)
+    kept = {k[len(prefix) + 1:]: v for k, v in state["method"].items() if k.startswith(prefix + ".")}
+    try:
+        encoder.load_state_dict(kept)
+    except RuntimeError as exc:
+        raise DataError(f"{path}: encoder weights do not fit the config it holds "
+                        f"({str(exc).splitlines()[0][:200]})") from None
+    d = cfg.data
+    extra = {"method": cfg.method.name, "clip_frames": d.clip_frames, "stride": d.stride, "crop_size": d.crop_size,
+             "step": int(state.get("step", 0))}
+    return encoder, method.export_spec(), extra, cfg
+
+
+def _config_from_dict(saved: Any, path: Path) -> PretrainConfig:
+    import tempfile
+
+    from modist.config import load_run_config
+
+    if not isinstance(saved, dict):
+        raise DataError(f"{path}: its config is not a mapping")
+    with tempfile.TemporaryDirectory() as tmp:
+        yaml = Path(tmp) / "config.yaml"
+        yaml.write_text(json.dumps(saved))  # JSON is YAML
+        try:
+            return load_run_config(yaml)
+        except ConfigError as exc:
+            raise DataError(f"{path}: its config does not load ({str(exc).split(': ', 1)[-1]})") from None
+
+
+def load_eval_encoder(checkpoint: str | os.PathLike) -> EvalEncoder:
+    """Rebuild the encoder of a run directory, ``encoder.safetensors`` or training checkpoint with its settings."""
+    path = resolve_checkpoint(checkpoint)
+    if path.suffix == ".pt":
+        backbone, spec, extra, cfg = checkpoint_encoder(path)
+        meta = {**asdict(spec), **extra}
+        weights = path
+    else:
+        backbone, meta = load_encoder(path)
+        weights = path
+        cfg = _run_config(weights)
     if cfg is not None:
         motion, short_side = cfg.motion, cfg.data.short_side
     else:

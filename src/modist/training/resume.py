@@ -1,8 +1,9 @@
 """Where a run starts: fresh, or from a checkpoint that restores every piece of state.
 
-``train.resume``: ``never`` starts fresh (an earlier run's checkpoints in ``out_dir`` are
-replaced), ``auto`` continues from the latest checkpoint in ``out_dir`` if there is one,
-a path continues from that checkpoint (or from the latest one in that directory).
+``train.resume``: ``never`` starts fresh (a folder holding an earlier run is refused unless
+``train.overwrite`` is set, see :mod:`modist.training.run_dir`), ``auto`` continues from the
+latest checkpoint in ``out_dir`` if there is one, a path continues from that checkpoint (or
+from the latest one in that directory).
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def find_resume_point(cfg: PretrainConfig) -> ResumePoint | None:
         return None
     state = load_resume_state(path, cfg)
     step = int(state["step"])
+    if step > cfg.train.steps:
+        raise DataError(f"{path}: is at step {step}, past train.steps={cfg.train.steps}; raise train.steps "
+                        "or start again with --overwrite (train.overwrite=true)")
     return ResumePoint(path, step, int(state.get("batches", step * cfg.train.accumulate)), state)
 
 

@@ -61,14 +61,23 @@ class TrainResult:
     steps: int
     seconds: float
     clips_per_sec: float
-    skipped_videos: int
+    skipped_videos: int  # distinct unreadable files (on rank 0: of every rank)
     history: list[dict] = field(default_factory=list)
     start_step: int = 0  # > 0 when the run resumed from a checkpoint
     rank: int = 0  # this process's rank under torchrun (only rank 0 wrote the run directory)
+    resumed_from: Path | None = None  # the checkpoint this process continued from
+    skipped_paths: list[str] = field(default_factory=list)
+
+    @property
+    def steps_run(self) -> int:
+        """Optimiser steps this process ran (``steps`` less the steps a resumed checkpoint covered)."""
+        return self.steps - self.start_step
 
     def loss_drop(self, window: int = 20) -> tuple[float, float]:
-        """Mean loss over the first and the last ``window`` steps."""
+        """Mean loss over the first and the last ``window`` logged steps of the whole run."""
         losses = [h["loss"] for h in self.history]
+        if not losses:
+            return float("nan"), float("nan")
         return float(np.mean(losses[:window])), float(np.mean(losses[-window:]))
 
 
@@ -83,7 +92,7 @@ def pretrain(cfg: PretrainConfig, dataset: VideoDataset | None = None, *, desc: 
     with _intra_op_threads(cfg.train.threads):
         env, device = setup_distributed(cfg.train.distributed, cfg.train.device)
         try:
-            result = _pretrain(cfg, dataset, desc=desc, on_step=on_step, env=env, device=device)
+            result = _locked(cfg, dataset, desc=desc, on_step=on_step, env=env, device=device)
         except BaseException:
             if env.owns_group and torch.distributed.is_initialized():
                 torch.distributed.destroy_process_group()  # no barrier: the other ranks may be gone
@@ -138,14 +147,33 @@ class TrainingState:
             self.step_fn.scaler.load_state_dict(state["scaler"])
 
 
-def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, *, desc: str | None, on_step: StepCallback | None,
-              env: DistEnv, device: torch.device) -> TrainResult:
+def _locked(cfg: PretrainConfig, dataset: VideoDataset | None, *, desc: str | None, on_step: StepCallback | None,
+            env: DistEnv, device: torch.device) -> TrainResult:
+    # The folder is locked and checked before the minutes data loading can take.
+    run_dir = RunDir(cfg, writer=env.is_main)
+    try:
+        return _pretrain(cfg, dataset, run_dir, desc=desc, on_step=on_step, env=env, device=device)
+    finally:
+        run_dir.close()
+
+
+def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, run_dir: RunDir, *, desc: str | None,
+              on_step: StepCallback | None, env: DistEnv, device: torch.device) -> TrainResult:
     t = cfg.train
     seed_everything(t.seed)  # identical networks and queues on every rank
+    resume = None if t.overwrite and t.resume == "auto" else find_resume_point(cfg)
+    replaced = run_dir.start(resumed_at=resume.step if resume is not None else None)
+    if env.is_main and resume is not None:
+        log.info("resuming from %s at step %d of %d", resume.path, resume.step, t.steps)
+    elif replaced:
+        why = "as train.overwrite asks" if t.overwrite else "no checkpoint to resume from"
+        log.info("starting %s at step 0 (%s): replaced %s", run_dir.path, why, ", ".join(replaced))
     dataset = dataset if dataset is not None else load_dataset(cfg)
+    if env.is_main and getattr(dataset, "missing", None):
+        log.warning("%d video file(s) listed by %s are missing and left out, e.g. %s", len(dataset.missing),
+                    cfg.data.dataset, dataset.missing[0])
     method = _build_method(cfg, dataset, env=env, device=device)
     training = TrainingState.build(cfg, method, env=env, device=device)
-    resume = find_resume_point(cfg)
     if resume is not None:
         training.restore(resume)
     start_step, start_batch = (resume.step, resume.batches) if resume is not None else (0, 0)
@@ -157,18 +185,21 @@ def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, *, desc: str | 
     stream = BatchStream(loader, build_input_pipeline(cfg), dataset_name=cfg.data.dataset, num_videos=len(dataset),
                          with_motion=method.needs_motion, channels_last=t.channels_last, env=env, device=device,
                          start_batch=start_batch)
-    with RunDir(cfg, writer=env.is_main, resumed_at=start_step if resume is not None else None) as run_dir:
+    with run_dir:
         start = time.perf_counter()
         _loop(cfg, training, stream, run_dir, env=env, device=device, start_step=start_step,
               desc=desc or f"pretrain {cfg.method.name}", on_step=on_step)
         seconds = time.perf_counter() - start
-    _save(cfg, training, stream, run_dir, env=env, step=t.steps)
+    if start_step < t.steps:  # else the checkpoint resumed from is already the final one
+        _save(cfg, training, stream, run_dir, env=env, step=t.steps)
     run_dir.export(method)
-    skipped = int(round(mean_across_ranks({"s": stream.skipped}, device)["s"] * env.world_size))
-    if skipped and env.is_main:
-        log.warning("%d unreadable video(s) were skipped during training", skipped)
-    return TrainResult(run_dir.path, method, t.steps, seconds, stream.clips / max(seconds, 1e-9), skipped,
-                       run_dir.history, start_step, env.rank)
+    skipped_paths = sorted(set().union(*gather_objects(sorted(stream.skipped_paths))))
+    if skipped_paths and env.is_main:
+        log.warning("%d unreadable video file(s) were skipped during training, e.g. %s",
+                    len(skipped_paths), skipped_paths[0])
+    return TrainResult(run_dir.path, method, t.steps, seconds, stream.clips / max(seconds, 1e-9), len(skipped_paths),
+                       run_dir.history, start_step, env.rank, resume.path if resume is not None else None,
+                       skipped_paths)
 
 
 def _build_method(cfg: PretrainConfig, dataset: VideoDataset, *, env: DistEnv, device: torch.device) -> Method:
