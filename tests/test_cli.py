@@ -61,3 +61,51 @@ def test_top_level_help_lists_every_command_without_importing_torch():
     assert imported_torch == "False"
     for name, line in COMMANDS.items():
         assert name in help_text and line.split()[0] in help_text
+
+
+def _parsers(parser, name=""):
+    """``(command path, parser)`` of ``parser`` and every subcommand under it."""
+    import argparse
+
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub, child in action.choices.items():
+                yield from _parsers(child, f"{name} {sub}".strip())
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_help_shows_defaults(command):
+    from modist.cli.main import build_parser
+
+    parser = build_parser([command])
+    for name, sub in _parsers(parser._subparsers._group_actions[0].choices[command], command):
+        text = sub.format_help()
+        for action in sub._actions:
+            default = action.default
+            if (not action.option_strings or not action.help or default is None or default is False
+                    or default == "" or default == [] or default == "==SUPPRESS=="):
+                continue
+            rows = text.splitlines()
+            first = next(i for i, row in enumerate(rows) if row.lstrip().startswith(action.option_strings[0]))
+            last = next((i for i in range(first + 1, len(rows)) if not rows[i].startswith(" " * 10)), len(rows))
+            shown = " ".join(rows[first:last])
+            assert "default" in shown, (name, action.option_strings, shown)
+
+
+def test_a_gpu_recipe_on_a_cpu_says_so_and_keeps_what_was_asked(capsys, monkeypatch):
+    import os
+
+    from modist.cli.pretrain import fit_to_machine
+    from modist.config import load_config
+    from modist.configs import config_path
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    cfg = load_config(config_path("k400_slow_r50_8x8"), ["train.device=cpu"])
+    fitted = fit_to_machine(cfg, asked={"train.device"})
+    err = capsys.readouterr().err.splitlines()
+    assert (fitted.train.compile, fitted.train.precision, fitted.data.num_workers) == (False, "fp32", 2)
+    assert len(err) == 2 and "train.compile=false, train.precision=fp32" in err[0] and "12" in err[1]
+    kept = fit_to_machine(cfg, asked={"train.compile", "train.precision", "data.num_workers"})
+    assert (kept.train.compile, kept.train.precision, kept.data.num_workers) == (True, "bf16", 12)
+    assert capsys.readouterr().err == ""

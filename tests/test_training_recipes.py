@@ -51,7 +51,7 @@ def test_16x4_recipe_keeps_its_resolved_values():
     assert (d.min_clip_gap_sec, d.max_clip_gap_sec, d.short_side, d.crop_size) == (0.5, 10.0, 256, 224)
     assert (d.crop_scale_min, d.crop_aspect_max, d.flip) == (0.2, 4 / 3, True)
     assert (d.color_jitter, d.grayscale_prob, d.blur_prob, d.frame_cache, d.num_workers) == (0.4, 0.2, 0.5, 0, 12)
-    assert (mo.source, mo.estimator, mo.preset, mo.flow_gap, mo.encoding) == ("on_the_fly", "dis", "fast", 5,
+    assert (mo.source, mo.estimator, mo.preset, mo.flow_gap, mo.encoding) == ("on_the_fly", "dis", "medium", 5,
                                                                                "flow_edges")
     assert (cfg.method.name, cfg.method.momentum_schedule, cfg.method.key_bn) == ("modist", "constant", "shuffle")
     assert (o.name, o.lr, o.lr_reference_batch, o.momentum, o.weight_decay) == ("sgd", 0.03, 256, 0.9, 0.0001)

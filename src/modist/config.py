@@ -54,6 +54,12 @@ class DataConfig:
     blur_prob: float = 0.0
     frame_cache: int = 0  # decoded videos kept in memory per loader process (0 = none)
     num_workers: int = 0
+    # Training samples (clip pairs) drawn from one decoded video per dataset item (PySlowFast's
+    # multi-clip setting); train.batch_size still counts samples, so it must be a multiple.
+    clips_per_video: int = 1
+    # Video decoder: pyav (default), torchcodec, auto, or nvdec (GPU decode through torchcodec;
+    # falls back to pyav with a one-line reason when unavailable). See modist.data.backends.
+    video_backend: str = "pyav"
 
 
 @dataclass
@@ -69,6 +75,9 @@ class MotionConfig:
     max_flow: float = 20.0
     edge_max: float = 10.0
     flow_store: str = ""  # folder written by `modist flow DATASET --out DIR` (motion.source=store)
+    # Where on-the-fly flow runs: "loader" (CPU workers) or "device" (the training process, in
+    # batches on the training device; needs a batched estimator: torch_tvl1 or raft).
+    flow_device: str = "loader"
 
 
 @dataclass
@@ -139,6 +148,7 @@ class TrainConfig:
     accumulate: int = 1  # micro-batches of train.batch_size per optimiser step
     keep_checkpoints: int = 2  # numbered checkpoints kept in out_dir (0 = all)
     resume: str = "never"  # never | auto (latest checkpoint in out_dir) | PATH of a checkpoint
+    overwrite: bool = False  # a fresh run may replace another run found in out_dir
 
 
 @dataclass
@@ -204,6 +214,16 @@ def _validate(cfg: DictConfig) -> None:
         raise ConfigError(f"invalid value {cfg.data.crop_scale_min!r} for data.crop_scale_min; must be in (0, 1]")
     if not 0 <= cfg.method.momentum < 1:
         raise ConfigError(f"invalid value {cfg.method.momentum!r} for method.momentum; must be in [0, 1)")
+    if cfg.data.video_backend not in ("pyav", "torchcodec", "auto", "nvdec"):
+        raise ConfigError(f"invalid value {cfg.data.video_backend!r} for data.video_backend; "
+                          "choose from pyav, torchcodec, auto, nvdec")
+    if cfg.motion.flow_device not in ("loader", "device"):
+        raise ConfigError(f"invalid value {cfg.motion.flow_device!r} for motion.flow_device; choose loader or device")
+    if cfg.motion.flow_device == "device" and cfg.motion.estimator not in ("torch_tvl1", "raft"):
+        raise ConfigError("motion.flow_device=device needs a batched estimator (motion.estimator=torch_tvl1 or raft)")
+    if cfg.data.clips_per_video < 1 or cfg.train.batch_size % cfg.data.clips_per_video:
+        raise ConfigError(f"data.clips_per_video={cfg.data.clips_per_video} must be >= 1 and divide "
+                          f"train.batch_size={cfg.train.batch_size}")
     if cfg.motion.source == "store" and not cfg.motion.flow_store:
         raise ConfigError("motion.source=store needs motion.flow_store (made by `modist flow DATASET --out DIR`)")
     if cfg.data.min_clip_gap_sec > cfg.data.max_clip_gap_sec:

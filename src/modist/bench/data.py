@@ -1,264 +1,213 @@
-"""``modist bench data``: training-clip loading throughput and memory on real videos.
+"""``modist bench data``: CPU cost of one training sample on the path ``modist pretrain`` runs.
 
-A training clip here is what one pretraining sample needs: 2 views x 8 frames at stride 4,
-plus the frame after each (for flow), read by exact seek at start times 0.5-10 s apart,
-resized during decoding so the short side is 128 px and centre-cropped to 112 x 112.
-Three pipelines are timed through a torch DataLoader with persistent workers:
+The samples come from :mod:`modist.training.batches` exactly as in pretraining
+(``load_dataset`` or the named videos -> ``build_loader`` -> ``build_input_pipeline``): a
+recipe plus ``key=value`` overrides fixes clip length, stride, short side, flow estimator
+and ``data.clips_per_video``. The loader runs in this process (``data.num_workers=0``) with
+one thread, and :class:`~modist.data.timing.StageTimer` splits the CPU time
+(:func:`time.process_time`) by stage:
 
-* ``decode``: the clip above;
-* ``flow``: plus DIS-fast optical flow (``modist.flow.estimate_batch``) for the 16 pairs;
-* ``aug``: plus the paired augmentation (``modist.data.augment.PairedAugment``) applied
-  batch-wise in the main process, as the training loop does.
+* ``decode``: open, seek, demux and decode (PyAV, one thread);
+* ``convert``: colour conversion and resize of the kept frames (swscale);
+* ``flow``: on-the-fly flow estimation in the loader (or reading a flow store);
+* ``collate``: ``collate_clips`` stacking items into a batch;
+* ``other``: the rest of the loader's time (sampler, per-item seeding, ``np.stack``);
+* ``augment``: crops, flips, jitter and motion encoding (``InputPipeline``); in pretraining
+  this runs on the training device, so it is reported apart from the loader's total (with
+  ``motion.flow_device=device`` the flow is the device's too: RGB augmentation only here).
 
-Memory is the resident set of the main process plus its workers (from ``/proc``),
-sampled at the start and end of each run and at every batch (peak). CPU ms per clip
-(user + system time of main process and workers over the timed window, per clip) is
-the cost that stays meaningful when other programs share the cores.
+In the same run, for every video read, the decode floor: PyAV decoding only the packets
+those frames need (from the keyframe before each requested frame to it, frames nothing
+refers to skipped, no conversion), timed the same way.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
-from modist.data.augment import PairedAugment
-from modist.data.decode_stats import DecodeStats
-from modist.data.sampling import clip_seconds, sample_pair_start_times
-from modist.data.video import VideoReader
-from modist.flow import estimate_batch
+from modist.config import load_config
+from modist.configs import recipe_path
+from modist.data.records import VideoDataset, VideoRecord
+from modist.data.timing import StageTimer, stage
+from modist.data.video import VIDEO_EXTENSIONS
+from modist.errors import DataError
+from modist.training.batches import FlowOnDevice, build_input_pipeline, build_loader, load_dataset
+from modist.training.distributed import DistEnv
 
-CLIP_FRAMES, STRIDE, SHORT_SIDE, CROP = 8, 4, 128, 112
-MODES = ("decode", "flow", "aug")
+#: The Kinetics-400 clips of the shared data (340x256, 30 fps, ~10 s, keyframes 4-8 s apart).
+KINETICS_CLIPS = ("R6llTwEh07w.mp4", "SOX5yA1l24A.mp4", "WUzgd7C1pWA.mp4")
+DEFAULT_DATASET = ",".join(f"../shared/data/videos/unlabeled/{name}" for name in KINETICS_CLIPS)
+LOADER_STAGES = ("decode", "convert", "flow", "collate", "other")
 
 
 @dataclass(frozen=True)
 class DataBenchSettings:
-    workers: tuple[int, ...] = (0, 1, 2)  # DataLoader worker counts, each timed
-    seconds: float = 10.0  # timed seconds per configuration
-    batch_size: int = 4  # training clips per batch
-    modes: tuple[str, ...] = MODES  # a subset of decode, flow, aug
+    config: str = "k400_slow_r50_8x8"  # recipe name or YAML path
+    overrides: tuple[str, ...] = ()  # key=value, as for `modist pretrain`
+    dataset: str = DEFAULT_DATASET  # dataset spec, or comma-separated video files
+    samples: int = 24  # training samples timed (after one untimed batch)
+    batch_size: int = 4  # samples per loader batch
+    motion: bool = True  # False: no flow (an RGB-only method)
+    floor: bool = True  # also time the decode floor
 
 
 @dataclass
 class DataBenchResult:
-    videos: int
-    rows: list[dict] = field(default_factory=list)  # one per (mode, workers); {"mode", "na"} for an unknown mode
-    peak_rss_main_mb: float = 0.0  # getrusage: this process
-    peak_rss_children_mb: float = 0.0  # getrusage: the largest finished worker
+    setup: str
+    samples: int
+    ms: dict[str, float] = field(default_factory=dict)  # CPU ms per sample by stage
+    floor_ms: float = 0.0  # decode floor, CPU ms per sample
+    reads: int = 0  # video reads timed
 
-    def markdown(self) -> str:
-        lines = ["| pipeline | workers | clips/s | per worker | CPU ms per clip | RSS start / end / peak (MB) |",
-                 "|---|---|---|---|---|---|"]
-        for row in self.rows:
-            if "na" in row:
-                lines.append(f"| {row['mode']} | - | {row['na']} | | | |")
-            else:
-                lines.append(f"| {row['mode']} | {row['workers']} | {row['clips_per_s']:.2f} | "
-                             f"{row['per_worker']:.2f} | {row['cpu_ms_per_clip']:.0f} | "
-                             f"{row['rss_start_mb']:.0f} / {row['rss_end_mb']:.0f} / {row['rss_peak_mb']:.0f} |")
+    @property
+    def loader_ms(self) -> float:
+        """What a loader worker pays per sample: every stage but ``augment``."""
+        return sum(self.ms.get(name, 0.0) for name in LOADER_STAGES)
+
+    def table(self) -> str:
+        lines = ["| stage | CPU ms per sample |", "|---|---|"]
+        labels = {"decode": "seek + decode", "convert": "colour conversion + resize", "flow": "flow",
+                  "collate": "collate", "other": "other loader work"}
+        for name in LOADER_STAGES:
+            lines.append(f"| {labels[name]} | {self.ms.get(name, 0.0):.1f} |")
+        lines.append(f"| **loader total** | **{self.loader_ms:.1f}** |")
+        augment = self.ms.get("augment", 0.0)
+        lines.append(f"| augmentation + motion encoding (training device in pretrain) | {augment:.1f} |")
+        lines.append(f"| decode floor (needed packets only, no conversion) | {self.floor_ms:.1f} |")
         return "\n".join(lines) + "\n"
 
-
-def describe_setup(videos: int, root: str, batch_size: int) -> str:
-    """What is timed, in two lines."""
-    return (f"{videos} videos from {root}; {os.cpu_count()} CPUs; one thread per process (cv2, torch, FFmpeg)\n"
-            f"training clip = 2 views x {CLIP_FRAMES} frames at stride {STRIDE} (+ the frame after each for flow), "
-            f"short side resized to {SHORT_SIDE}, centre crop {CROP}x{CROP}; batch {batch_size}")
+    def last_line(self) -> str:
+        return f"per sample: {self.loader_ms:.1f} ms CPU (decode floor {self.floor_ms:.1f} ms CPU)"
 
 
-def describe_row(row: dict) -> str:
-    """One configuration's figures, as soon as it is timed."""
-    if "na" in row:
-        return f"{row['mode']}: {row['na']}"
-    return (f"{row['mode']:6s} workers={row['workers']}: {row['clips_per_s']:6.2f} clips/s "
-            f"({row['per_worker']:.2f} per worker, {row['cpu_ms_per_clip']:.0f} CPU ms per clip), "
-            f"RSS start {row['rss_start_mb']:.0f} MB, end {row['rss_end_mb']:.0f} MB, "
-            f"peak {row['rss_peak_mb']:.0f} MB, {row['clips']} clips in {row['seconds']:.1f} s, "
-            f"skipped {row['skipped']}\n"
-            f"       RSS at start {row['rss_start_parts']}, at end {row['rss_end_parts']} (MB)")
+def dataset_from_spec(spec: str, split: str = "train", fold: int = 1) -> VideoDataset:
+    """A dataset spec (``kind:ROOT`` or a folder), or comma-separated video files."""
+    from modist.data.adapters import resolve_dataset
+
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if parts and all(p.lower().endswith(VIDEO_EXTENSIONS) and Path(p).is_file() for p in parts):
+        return VideoDataset([VideoRecord(p) for p in parts], name="files")
+    return resolve_dataset(spec, split=split, fold=fold)
 
 
-def _center_crop(frames: np.ndarray, size: int) -> np.ndarray:
-    h, w = frames.shape[-3:-1]
-    y, x = max((h - size) // 2, 0), max((w - size) // 2, 0)
-    return frames[..., y : y + size, x : x + size, :]
+def decode_floor_seconds(path: str, times: list[float]) -> float:
+    """CPU seconds PyAV needs to decode only the packets the frames shown at ``times`` need.
+
+    Packets are demuxed first (untimed); then each run from the keyframe before a requested
+    frame up to that frame is decoded once, frames nothing refers to skipped unless requested.
+    """
+    with av.open(path, metadata_errors="ignore") as container:
+        stream = container.streams.video[0]
+        codec = stream.codec_context
+        codec.thread_count = 1
+        tb = float(stream.time_base)
+        start = stream.start_time or 0
+        packets = [p for p in container.demux(stream) if p.pts is not None and p.size]
+        if not packets:
+            return 0.0
+        shown = np.array([(p.pts - start) * tb for p in packets])
+        keyframe = np.maximum.accumulate(np.where([p.is_keyframe for p in packets], np.arange(len(packets)), 0))
+        order = np.argsort(shown, kind="stable")
+        eps = 1e-4
+        wanted = {int(order[max(np.searchsorted(shown[order], t + eps, side="right") - 1, 0)]) for t in times}
+        needed = np.zeros(len(packets), bool)
+        for j in wanted:
+            needed[keyframe[j]: j + 1] = True
+        runs = np.split(np.flatnonzero(needed), np.flatnonzero(np.diff(np.flatnonzero(needed)) != 1) + 1)
+        begin = time.process_time()
+        for run in runs:
+            codec.flush_buffers()
+            for j in run.tolist():
+                codec.skip_frame = "DEFAULT" if j in wanted else "NONREF"
+                codec.decode(packets[j])
+            codec.skip_frame = "DEFAULT"
+            codec.decode(None)  # drain the frames held for reordering
+        return time.process_time() - begin
 
 
-class TrainingClips(Dataset):
-    """Endless stream of training clips (2 views) over ``paths``; unreadable videos give None."""
-
-    def __init__(self, paths: list[str], with_flow: bool, seed: int = 0):
-        self.paths = paths
-        self.with_flow = with_flow
-        self.seed = seed
-        self.stats = DecodeStats()
-
-    def __len__(self) -> int:
-        return 1 << 30
-
-    def _read(self, path: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        with VideoReader(path, short_side=SHORT_SIDE) as reader:
-            span = clip_seconds(CLIP_FRAMES, STRIDE, reader.fps) + 1.0 / max(reader.fps, 1.0)
-            starts = sample_pair_start_times(reader.duration, span, 0.5, 10.0, rng)
-            views = reader.clips(starts, CLIP_FRAMES, STRIDE, with_next=True)
-        rgb = np.stack([_center_crop(v.frames, CROP) for v in views])
-        nxt = np.stack([_center_crop(v.next_frames, CROP) for v in views])
-        return rgb, nxt
-
-    def __getitem__(self, index: int) -> dict | None:
-        rng = np.random.default_rng((self.seed, index))
-        read = self.stats.call(self._read, self.paths[index % len(self.paths)], rng)
-        if read is None:
-            return None
-        rgb, nxt = read
-        item = {"rgb": torch.from_numpy(np.ascontiguousarray(rgb))}
-        if self.with_flow:
-            flat = rgb.reshape(-1, *rgb.shape[2:])
-            flow = estimate_batch(np.ascontiguousarray(flat), np.ascontiguousarray(nxt.reshape(flat.shape)),
-                                  estimator="dis", preset="fast")
-            item["flow"] = torch.from_numpy(flow.reshape(*rgb.shape[:-1], 2))
-        return item
+def describe(settings: DataBenchSettings, cfg, videos: int) -> str:
+    d, m = cfg.data, cfg.motion
+    flow = "none" if not settings.motion else (
+        f"flow store {m.flow_store}" if m.source == "store" else
+        f"{m.estimator}{':' + m.preset if m.estimator == 'dis' else ''} at gap {m.flow_gap} ({m.flow_device})")
+    return (f"{settings.config}: 2 views x {d.clip_frames} frames at stride {d.stride}, short side "
+            f"{d.short_side or 'native'}, flow {flow}, clips_per_video {d.clips_per_video}; "
+            f"{videos} videos from {settings.dataset}; {settings.samples} samples, batch {settings.batch_size}, "
+            f"one thread, {os.cpu_count()} CPUs on this machine")
 
 
-def _collate(items: list[dict | None]) -> dict:
-    good = [it for it in items if it is not None]
-    batch = {"size": len(good), "skipped": len(items) - len(good)}
-    for key in ("rgb", "flow"):
-        if good and key in good[0]:
-            batch[key] = torch.stack([it[key] for it in good])
-    return batch
-
-
-def _worker_init(_: int) -> None:
+def run_data_bench(settings: DataBenchSettings, *, on_setup: Callable[[str], None] | None = None) -> DataBenchResult:
+    """Time ``settings.samples`` samples through the pretraining loader; see the module docstring."""
     import cv2
 
-    # One core per worker: library thread pools would only fight over the same cores.
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+    overrides = [*settings.overrides, "data.num_workers=0", f"train.batch_size={settings.batch_size}"]
+    cfg = load_config(recipe_path(settings.config), overrides)
+    if settings.dataset:
+        dataset = dataset_from_spec(settings.dataset, cfg.data.split, cfg.data.fold)
+    else:
+        dataset = load_dataset(cfg)
+    if len(dataset.records) < settings.samples:  # a few videos: each is read several times
+        repeat = -(-settings.samples // max(len(dataset.records), 1))
+        dataset = VideoDataset(dataset.records * repeat, dataset.class_names, dataset.name)
+    device = torch.device("cpu")
+    loader = build_loader(cfg, dataset, with_motion=settings.motion, env=DistEnv(), device=device)
+    inputs = build_input_pipeline(cfg)
+    setup = describe(settings, cfg, len(dataset))
+    if on_setup is not None:
+        on_setup(setup)
+    timer = StageTimer()
+    loader.dataset.dataset.source.timer = timer
+    collate = loader.collate_fn
 
+    def timed_collate(items):
+        with stage(timer, "collate"):
+            return collate(items)
 
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def _descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
+    loader.collate_fn = timed_collate
+    samples, epoch_batches = 0, iter(loader)
+    warm = True
+    # A whole pass without a readable video means nothing will ever read: stop, as training does.
+    empty, max_empty = 0, -(-len(dataset) // settings.batch_size) + 1
+    while True:
         try:
-            tasks = os.listdir(f"/proc/{current}/task")
-        except OSError:
+            batch = next(epoch_batches)
+        except StopIteration:  # a small dataset: start another pass
+            epoch_batches = iter(loader)
             continue
-        for tid in tasks:
-            try:
-                children = Path(f"/proc/{current}/task/{tid}/children").read_text().split()
-            except OSError:
-                continue
-            for child in map(int, children):
-                found.append(child)
-                todo.append(child)
-    return found
-
-
-def tree_cpu_seconds() -> float:
-    """User + system CPU seconds of this process and its live descendants so far."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    me = os.getpid()
-    for pid in [me, *_descendants(me)]:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+        empty = empty + 1 if batch["size"] == 0 else 0
+        if empty >= max_empty:
+            raise DataError(f"{settings.dataset or cfg.data.dataset}: {empty} batches in a row without a "
+                            "readable video; `modist data check` lists them")
+        if warm:  # first batch: imports, first opens; not timed
+            warm = False
+            timer.reset()
+            begin = time.process_time()
             continue
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return total
-
-
-def tree_rss_mb() -> float:
-    """Resident MB of this process plus all its descendants (shared pages counted per process)."""
-    return sum(rss_breakdown_mb())
-
-
-def rss_breakdown_mb() -> list[float]:
-    """Resident MB of this process, then of each descendant."""
-    me = os.getpid()
-    return [_rss_mb(pid) for pid in [me, *_descendants(me)]]
-
-
-def _fmt_breakdown(values: list[float]) -> str:
-    workers = "+".join(f"{v:.0f}" for v in values[1:])
-    return f"{values[0]:.0f}" + (f" main + {workers} workers" if workers else " main")
-
-
-def _run_one(paths: list[str], mode: str, workers: int, seconds: float, batch_size: int) -> dict:
-    dataset = TrainingClips(paths, with_flow=mode != "decode")
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=_collate,
-                        persistent_workers=workers > 0, worker_init_fn=_worker_init if workers else None)
-    augment = PairedAugment(crop_size=CROP) if mode == "aug" else None
-    batches = iter(loader)
-    next(batches)  # worker start-up and first reads are not timed
-    parts_start = rss_breakdown_mb()
-    rss_start = peak = sum(parts_start)
-    cpu_start = tree_cpu_seconds()
-    clips = skipped = 0
-    bar = tqdm(desc=f"{mode:6s} workers={workers}", unit="clip", leave=False)
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        batch = next(batches)
-        if augment is not None and batch["size"]:
-            augment(batch["rgb"], batch.get("flow"))
-        clips += batch["size"]
-        skipped += batch["skipped"]
-        peak = max(peak, tree_rss_mb())
-        bar.update(batch["size"])
-    elapsed = time.perf_counter() - start
-    cpu = tree_cpu_seconds() - cpu_start
-    bar.close()
-    parts_end = rss_breakdown_mb()
-    rss_end = sum(parts_end)
-    del batches, loader
-    rate = clips / elapsed
-    return {"mode": mode, "workers": workers, "clips": clips, "seconds": elapsed, "clips_per_s": rate,
-            "per_worker": rate / max(workers, 1), "skipped": skipped,
-            "cpu_ms_per_clip": 1000 * cpu / max(clips, 1),
-            "rss_start_mb": rss_start, "rss_end_mb": rss_end, "rss_peak_mb": peak,
-            "rss_start_parts": _fmt_breakdown(parts_start), "rss_end_parts": _fmt_breakdown(parts_end)}
-
-
-def run_data_bench(paths: list[str], settings: DataBenchSettings, *,
-                   on_row: Callable[[dict], None] | None = None) -> DataBenchResult:
-    """Time each (mode, worker count) of ``settings`` on clips of ``paths``.
-
-    ``on_row`` sees each row as soon as it is measured (a run takes ``seconds`` per
-    configuration plus worker start-up, minutes in all).
-    """
-    _worker_init(0)  # the main process decodes too (workers=0) and applies the augmentation
-    result = DataBenchResult(len(paths))
-    for mode in settings.modes:
-        if mode not in MODES:
-            rows = [{"mode": mode, "na": f"unknown mode (choose from {', '.join(MODES)})"}]
-        else:
-            rows = (_run_one(paths, mode, count, settings.seconds, settings.batch_size) for count in settings.workers)
-        for row in rows:
-            result.rows.append(row)
-            if on_row is not None:
-                on_row(row)
-    result.peak_rss_main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result.peak_rss_children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if batch["size"]:
+            with stage(timer, "augment"):
+                if isinstance(inputs, FlowOnDevice):  # flow is the training device's work: not timed on the CPU
+                    inputs.inputs({k: v for k, v in batch.items() if k != "flow"}, device, with_motion=False)
+                else:
+                    inputs(batch, device, with_motion=settings.motion)
+        samples += batch["size"]
+        if samples >= settings.samples:
+            break
+    total = time.process_time() - begin
+    result = DataBenchResult(setup, samples, reads=len(timer.requests))
+    stages = dict(timer.seconds)
+    stages["other"] = total - sum(stages.values())
+    result.ms = {name: 1000 * sec / max(samples, 1) for name, sec in stages.items()}
+    if settings.floor:
+        floor = sum(decode_floor_seconds(path, times) for path, times in timer.requests)
+        result.floor_ms = 1000 * floor / max(samples, 1)
     return result

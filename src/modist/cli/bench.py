@@ -14,7 +14,7 @@ from modist.errors import ConfigError
 BENCHMARKS = {
     # name: one-line help
     "flow": "optical flow: average EPE on ground-truth pairs and pairs/s per method",
-    "data": "video loading throughput: decode, + flow, + augmentation; memory",
+    "data": "CPU ms per training sample by stage on the path `modist pretrain --config` runs",
     "train": "MoDist training step on random tensors: clips/s, peak memory, model FLOP utilisation",
     "models": "backbone table: parameters and GFLOPs per view",
 }
@@ -74,34 +74,35 @@ def _run_flow(args: argparse.Namespace) -> int:
 
 
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
-    from modist.bench.data import MODES
+    from modist.bench.data import DataBenchSettings
 
-    parser.add_argument("--root", default="../shared/data/videos",
-                        help="dataset (kind:ROOT or a path; default: ../shared/data/videos)")
-    parser.add_argument("--workers", default="0,1,2", help="comma-separated DataLoader worker counts (default: 0,1,2)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per configuration (default: 10)")
-    parser.add_argument("--batch-size", type=int, default=4, help="training clips per batch (default: 4)")
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of decode,flow,aug")
-    parser.add_argument("--split", default="train")
+    default = DataBenchSettings()
+    parser.add_argument("--config", default=default.config,
+                        help=f"recipe (name or YAML path) whose data path is timed (default: {default.config})")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, as for `modist pretrain`")
+    parser.add_argument("--dataset", default=None,
+                        help="dataset spec (kind:ROOT or a folder) or comma-separated video files "
+                             "(default: the three shared Kinetics clips; 'config': the recipe's data.dataset)")
+    parser.add_argument("--samples", type=int, default=default.samples,
+                        help=f"training samples timed (default: {default.samples})")
+    parser.add_argument("--batch-size", type=int, default=default.batch_size,
+                        help=f"samples per loader batch (default: {default.batch_size})")
+    parser.add_argument("--no-motion", action="store_true", help="time the RGB clips only (no flow)")
+    parser.add_argument("--no-floor", action="store_true", help="skip the decode-floor measurement")
 
 
 def _run_data(args: argparse.Namespace) -> int:
-    from modist.bench.data import DataBenchSettings, describe_row, describe_setup, run_data_bench
-    from modist.data.adapters import resolve_dataset
+    from modist.bench.data import DEFAULT_DATASET, DataBenchSettings, run_data_bench
 
-    try:
-        workers = tuple(int(w) for w in _names(str(args.workers)))
-    except ValueError:
-        raise ConfigError(f"--workers must be comma-separated integers, got {args.workers!r}") from None
-    settings = DataBenchSettings(workers=workers, seconds=args.seconds, batch_size=args.batch_size,
-                                 modes=_names(args.modes))
-    paths = [r.path for r in resolve_dataset(args.root, split=args.split).records]
-    print(describe_setup(len(paths), args.root, args.batch_size))
-    result = run_data_bench(paths, settings, on_row=lambda row: print(describe_row(row)))
-    print()
-    print(result.markdown(), end="")
-    print(f"peak RSS (getrusage): main process {result.peak_rss_main_mb:.0f} MB, "
-          f"largest finished worker {result.peak_rss_children_mb:.0f} MB")
+    if args.samples < 1 or args.batch_size < 1:
+        raise ConfigError("--samples and --batch-size must be >= 1")
+    dataset = DEFAULT_DATASET if args.dataset is None else ("" if args.dataset == "config" else args.dataset)
+    settings = DataBenchSettings(config=args.config, overrides=tuple(args.overrides), dataset=dataset,
+                                 samples=args.samples, batch_size=args.batch_size, motion=not args.no_motion,
+                                 floor=not args.no_floor)
+    result = run_data_bench(settings, on_setup=print)
+    print(result.table(), end="")
+    print(result.last_line())
     return 0
 
 

@@ -21,6 +21,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated arms from {', '.join(ARMS)} (default: {','.join(DEMO_METHODS)})")
     parser.add_argument("--steps", type=int, default=None, help="training steps per method (overrides the budget)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace earlier runs in --out made with other settings (same settings resume)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides applied to every run")
     parser.set_defaults(func=run)
 
@@ -34,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
     seeds = tuple(range(args.seed, args.seed + args.seeds))
+    overrides = [*args.overrides, *(["train.overwrite=true"] if args.overwrite else [])]
     _, report = run_demo(args.out, quick=args.quick, seeds=seeds, methods=methods, device=args.device,
-                         steps=args.steps, overrides=args.overrides)
+                         steps=args.steps, overrides=overrides)
     print()
     print(report)
     print(f"demo finished in {time.perf_counter() - start:.0f} s; results in {args.out}/results.md and results.json")

@@ -1,4 +1,6 @@
-"""``modist eval {linear,knn,retrieval,all,finetune}``: downstream evaluation of an encoder.
+"""``modist eval {linear,knn,retrieval,all,finetune,saliency,probe}``: downstream evaluation of an encoder.
+
+``saliency`` and ``probe`` live in :mod:`modist.cli.explain`.
 
 Example:
     modist eval all --checkpoint runs/modist --dataset synth:data/synth --out runs/modist/eval
@@ -31,7 +33,7 @@ def _common(p: argparse.ArgumentParser, temporal: int, spatial: int) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--workers", type=int, default=0, help="data-loading processes (default 0)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's choice)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the probe / finetuning run")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -87,6 +89,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _common(q, temporal=10, spatial=3)
     _finetune_options(q)
     q.set_defaults(func=run)
+    from modist.cli.explain import add_eval_subcommands
+
+    add_eval_subcommands(sub)
+    from modist.cli.detection import add_parsers as add_detection_subcommands
+
+    add_detection_subcommands(sub)
 
 
 def _positive(args: argparse.Namespace, *keys: str) -> None:

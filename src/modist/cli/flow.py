@@ -1,7 +1,7 @@
 """``modist flow``: visualise flow of a video, or precompute motion input for a dataset.
 
-    modist flow --visualize VIDEO --out FILE.gif|mp4 [--estimator dis --preset fast]
-    modist flow DATASET --out DIR [--estimator dis --preset fast] [--flow-gap 1]
+    modist flow --visualize VIDEO --out FILE.gif|mp4 [--estimator dis --preset medium]
+    modist flow DATASET --out DIR [--estimator dis --preset medium] [--flow-gap 1]
                 [--shard i --num-shards n] [--workers k]
 """
 
@@ -17,7 +17,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--visualize", metavar="VIDEO", help="write frame | flow colour | flow edges for VIDEO")
     parser.add_argument("--out", required=True, help="output .gif/.mp4 (--visualize) or cache folder")
     parser.add_argument("--estimator", default="dis", help="flow estimator (dis, farneback, tvl1, torch_tvl1, raft)")
-    parser.add_argument("--preset", default=None, help="DIS preset: ultrafast, fast (default), medium")
+    parser.add_argument("--preset", default=None, help="DIS preset: ultrafast, fast, medium (default)")
     parser.add_argument("--flow-gap", type=int, default=1, help="flow between frame t and t + flow_gap")
     parser.add_argument("--short-side", type=int, default=None, help="resize frames to this short side first")
     parser.add_argument("--max-frames", type=int, default=90, help="--visualize: frames to read")
@@ -33,7 +33,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _options(args: argparse.Namespace) -> dict:
     if args.preset and args.estimator != "dis":
         raise ConfigError(f"--preset applies to --estimator dis only, got --estimator {args.estimator}")
-    return {"preset": args.preset} if args.preset else {}
+    if args.estimator == "dis":
+        # Named even when it is the default, so that a store's settings say which preset made it
+        # (stores made before the default became medium recorded no preset and are redone).
+        return {"preset": args.preset or "medium"}
+    return {}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _precompute(args: argparse.Namespace) -> int:
-    """Returns 0, or 1 if any video failed."""
+    """Returns 0, or 1 if some videos failed (each named); none readable is an error (exit status 2)."""
     from modist.flow.precompute import PrecomputeSettings, precompute_dataset
 
     if args.shard is not None and args.num_shards is not None and not 0 <= args.shard < args.num_shards:
@@ -66,6 +70,11 @@ def _precompute(args: argparse.Namespace) -> int:
                                   short_side=args.short_side, compress_level=args.compress_level)
     summary = precompute_dataset(args.dataset, args.out, settings, shard=args.shard, num_shards=args.num_shards,
                                  workers=args.workers, split=args.split, fold=args.fold)
+    if summary.videos and summary.failed == summary.videos:
+        from modist.errors import DataError
+
+        raise DataError(f"{args.dataset}: none of the {summary.videos} video(s) could be read, e.g. "
+                        f"{summary.failures[0] if summary.failures else '?'}")
     for error in summary.failures:
         print(f"flow: failed: {error}")
     print(

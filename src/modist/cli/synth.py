@@ -45,6 +45,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             help=f"{text} (default {getattr(_DEFAULTS, field)})")
     parser.add_argument("--no-pan", action="store_true", help="no camera pan (default: pan with probability 0.5)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
+    parser.add_argument("--task", choices=("classification", "detection"), default="classification",
+                        help="detection: 2-3 actors per video with their own motion classes, written in the AVA "
+                             "file formats (see docs/detection.md); uses --size, --fps, --seed and the next three")
+    parser.add_argument("--train-videos", type=int, default=24, help="detection: training videos (default 24)")
+    parser.add_argument("--val-videos", type=int, default=8, help="detection: validation videos (default 8)")
+    parser.add_argument("--seconds", type=int, default=5, help="detection: seconds per video (default 5)")
     parser.set_defaults(func=run)
 
 
@@ -80,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     from modist.errors import ConfigError
     from modist.synth.generate import generate
 
+    if args.task == "detection":
+        return _run_detection(args)
     given = {field: getattr(args, field) for _, field, _, _ in _FIELDS}
     config = replace(base_config(args.like), **{k: v for k, v in given.items() if v is not None})
     if args.no_pan:
@@ -88,4 +96,19 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"synth: --workers must be >= 1, got {args.workers}")
     generate(args.out, config, seed=args.seed, progress=True, workers=args.workers)
+    return 0
+
+
+def _run_detection(args: argparse.Namespace) -> int:
+    from modist.errors import ConfigError
+    from modist.synth.detection import DetectionSynthConfig, generate_detection
+
+    for key, low in (("train_videos", 1), ("val_videos", 1), ("seconds", 2)):
+        if getattr(args, key) < low:
+            raise ConfigError(f"synth: --{key.replace('_', '-')} must be >= {low}, got {getattr(args, key)}")
+    cfg = DetectionSynthConfig(train_videos=args.train_videos, val_videos=args.val_videos, seconds=args.seconds,
+                               fps=args.fps or 8, size=args.size or 64, seed=args.seed)
+    out = generate_detection(args.out, cfg)
+    print(f"wrote {cfg.train_videos} training and {cfg.val_videos} validation videos in the AVA layout to {out}; "
+          f"evaluate with: modist eval detect --checkpoint RUN --dataset synth-det:{out}")
     return 0

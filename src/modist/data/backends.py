@@ -1,8 +1,10 @@
 """Which decoder reads videos: PyAV (default) or, opted in, torchcodec.
 
-The backend comes from the ``backend`` argument or the ``MODIST_VIDEO_BACKEND``
-environment variable: ``pyav`` (default), ``torchcodec``, or ``auto`` (torchcodec when
-``import torchcodec`` works cleanly, else PyAV). Both return the same
+The backend comes from the ``backend`` argument (``data.video_backend`` in training) or the
+``MODIST_VIDEO_BACKEND`` environment variable: ``pyav`` (default), ``torchcodec``, ``auto``
+(torchcodec when ``import torchcodec`` works cleanly, else PyAV), or ``nvdec`` (torchcodec's
+CUDA decoder on the GPU's video engine; when it is unavailable, :func:`resolve_backend` falls
+back to PyAV and :func:`nvdec_error` gives the one-line reason). Both return the same
 :class:`~modist.data.video.DecodedVideo` for the same requests; the torchcodec path is
 guarded because its CPU wheels need a system FFmpeg and newer wheels pull CUDA.
 
@@ -21,7 +23,7 @@ import numpy as np
 
 from modist.errors import ConfigError, VideoReadError
 
-BACKENDS = ("pyav", "torchcodec", "auto")
+BACKENDS = ("pyav", "torchcodec", "auto", "nvdec")
 
 
 @functools.lru_cache(maxsize=1)
@@ -34,11 +36,40 @@ def torchcodec_error() -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def nvdec_error() -> str | None:
+    """None when torchcodec can decode on a CUDA device here, else why not (one line).
+
+    Example:
+        >>> import torch
+        >>> torch.cuda.is_available() or nvdec_error() is not None
+        True
+    """
+    import torch
+
+    if not torch.cuda.is_available():
+        return "no CUDA device"
+    if torchcodec_error() is not None:
+        return f"torchcodec unavailable ({torchcodec_error()})"
+    import inspect
+
+    from torchcodec.decoders import VideoDecoder
+
+    if "device" not in inspect.signature(VideoDecoder).parameters:
+        return "this torchcodec build has no CUDA decoder"
+    return None
+
+
 def resolve_backend(backend: str | None = None) -> str:
-    """'pyav' or 'torchcodec' for a requested backend (None: environment or 'pyav')."""
+    """'pyav', 'torchcodec' or 'nvdec' for a requested backend (None: environment or 'pyav').
+
+    ``nvdec`` falls back to ``pyav`` when :func:`nvdec_error` says why it cannot run.
+    """
     name = (backend or os.environ.get("MODIST_VIDEO_BACKEND") or "pyav").lower()
     if name not in BACKENDS:
         raise ConfigError(f"video backend {name!r} unknown; choose from {', '.join(BACKENDS)}")
+    if name == "nvdec":
+        return "pyav" if nvdec_error() is not None else "nvdec"
     if name == "auto":
         return "torchcodec" if torchcodec_error() is None else "pyav"
     if name == "torchcodec" and torchcodec_error() is not None:
@@ -50,9 +81,24 @@ def reader_for(path, backend: str | None = None, short_side: int | None = None, 
     """An open reader (context manager with ``frames_at``, ``frames``, ``clip``, ``info``)."""
     from modist.data.video import VideoReader
 
-    if resolve_backend(backend) == "torchcodec":
-        return TorchcodecReader(path, short_side=short_side)
+    name = resolve_backend(backend)
+    if name in ("torchcodec", "nvdec"):
+        return TorchcodecReader(path, short_side=short_side, device="cuda" if name == "nvdec" else "cpu")
     return VideoReader(path, short_side=short_side, threads=threads)
+
+
+def describe_backend(backend: str | None) -> str:
+    """One start-up line: the decoder in use and, for an unavailable ``nvdec``, why not.
+
+    Example:
+        >>> describe_backend("pyav")
+        'video decoding: pyav'
+    """
+    requested = (backend or os.environ.get("MODIST_VIDEO_BACKEND") or "pyav").lower()
+    used = resolve_backend(backend)
+    if requested == "nvdec" and used != "nvdec":
+        return f"video decoding: pyav (nvdec unavailable: {nvdec_error()})"
+    return f"video decoding: {used}"
 
 
 class TorchcodecReader:
@@ -66,7 +112,7 @@ class TorchcodecReader:
     pictures, 2.3 fps, not the container's 15, so the nominal grid differs too).
     """
 
-    def __init__(self, path, short_side: int | None = None):
+    def __init__(self, path, short_side: int | None = None, device: str = "cpu"):
         from torchcodec.decoders import VideoDecoder
 
         from modist.data.video import cause_text, open_video
@@ -75,7 +121,8 @@ class TorchcodecReader:
         self.short_side = short_side
         open_video(self.path).close()  # same missing / empty / no-video-stream messages as PyAV
         try:
-            self._decoder = VideoDecoder(self.path, seek_mode="exact", dimension_order="NHWC")
+            extra = {"device": device} if device != "cpu" else {}
+            self._decoder = VideoDecoder(self.path, seek_mode="exact", dimension_order="NHWC", **extra)
         except Exception as exc:
             raise VideoReadError(self.path, f"cannot open ({cause_text(exc)})") from None
         meta = self._decoder.metadata
@@ -84,6 +131,11 @@ class TorchcodecReader:
         self.fps = float(meta.average_fps or 0.0)
         self._frame_sec = 1.0 / self.fps if self.fps > 0 else 1.0 / 30
         self.duration = self._end - self._begin
+        self.timer = None  # the stage timer of ClipSource (not split by stage here)
+
+    def frame_grid(self) -> tuple[int, float]:
+        info = self.info
+        return info.num_frames, info.fps
 
     @property
     def info(self):
@@ -107,7 +159,7 @@ class TorchcodecReader:
             batch = self._decoder.get_frames_played_at(seconds=wanted)
         except Exception as exc:
             raise VideoReadError(self.path, f"truncated or corrupt: decoding failed ({cause_text(exc)})") from None
-        frames = batch.data.numpy()
+        frames = batch.data.cpu().numpy()  # nvdec: decoded on the GPU, handed on as uint8 arrays
         if self.short_side:
             frames = _resize_short_side(frames, self.short_side)
         return DecodedVideo(frames, batch.pts_seconds.numpy().astype(np.float64) - self._begin, self.fps)

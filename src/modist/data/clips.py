@@ -6,8 +6,9 @@ is given) the optical flow of every clip frame to the frame ``flow_gap`` later. 
 augmentation happens later, batched on the training device (:mod:`modist.data.augment`),
 so that crops and flips apply to frames and flow alike.
 
-A video that cannot be read is skipped: the item comes back as ``None`` and
-:func:`collate_clips` drops it and counts it in ``batch["skipped"]``.
+A video that cannot be read is skipped: the item comes back as ``{"unreadable": path}`` and
+:func:`collate_clips` drops it, counts it in ``batch["skipped"]`` and names it in
+``batch["skipped_paths"]`` (the paths travel with the batch out of loader workers).
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from modist.data.backends import reader_for
 from modist.data.records import VideoRecord
 from modist.data.sampling import clip_indices, sample_pair_starts, uniform_clip_starts
+from modist.data.timing import StageTimer, stage
 from modist.data.video import VideoReader, read_video
 from modist.errors import VideoReadError
 
@@ -48,6 +52,26 @@ class FlowSource(Protocol):
     def read(self, video_path: str, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """float16 [len(frames), H, W, 2] stored flow of the absolute frame indices ``frames``."""
         ...
+
+
+@dataclass(frozen=True)
+class PartnerFrames:
+    """A :class:`FlowSource` that defers flow to the training process (``motion.flow_device=device``).
+
+    Its ``estimate`` hands back each frame's flow partner unchanged, so the loader ships
+    uint8 partner frames under ``"flow"`` ([..., H, W, 3] instead of float [..., H, W, 2]) and
+    the training process estimates the flow in batches on its device
+    (:class:`modist.flow.sources.DeviceFlow`). Decoding and sampling are those of on-the-fly flow.
+    """
+
+    flow_gap: int = 1
+    stored = False
+
+    def estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
+        return frames1
+
+    def read(self, video_path: str, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        raise TypeError("PartnerFrames defers flow to the training device; it has no store to read")
 
 
 class FrameCache:
@@ -85,10 +109,13 @@ class ClipSource:
       requested clips plus their flow partners (real datasets with long videos).
     """
 
-    def __init__(self, flow: FlowSource | None, short_side: int = 0, frame_cache: int = 0):
+    def __init__(self, flow: FlowSource | None, short_side: int = 0, frame_cache: int = 0, backend: str = "pyav"):
         self.flow = flow
+        self.backend = backend  # see modist.data.backends (seeking strategy only)
         self.short_side = short_side
         self.cache = FrameCache(frame_cache) if frame_cache > 0 else None
+        #: optional per-stage CPU timer (``modist bench data``): "decode", "convert", "flow"
+        self.timer: StageTimer | None = None
 
     def clips(self, record: VideoRecord, choose_starts: StartChooser, clip_frames: int, stride: int
               ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
@@ -127,11 +154,17 @@ class ClipSource:
         return rgb, [np.stack([memo[i] for i in clip.tolist()]) for clip in idx]
 
     def _by_seeking(self, record, choose_starts, clip_frames, stride):
-        with VideoReader(record.path, short_side=self.short_side or None) as reader:
-            info = reader.info
-            fps = info.fps if info.fps > 0 else 30.0
+        with stage(self.timer, "decode"):
+            if self.backend == "pyav":
+                reader = VideoReader(record.path, short_side=self.short_side or None)
+            else:
+                reader = reader_for(record.path, backend=self.backend, short_side=self.short_side or None)
+        with reader:
+            reader.timer = self.timer
+            total, fps = reader.frame_grid()  # no decoding: info would decode frame 0 for its orientation
+            fps = fps if fps > 0 else 30.0
             first = int(round((record.start_sec or 0.0) * fps))
-            end = info.num_frames if record.end_sec is None else min(info.num_frames, int(round(record.end_sec * fps)))
+            end = total if record.end_sec is None else min(total, int(round(record.end_sec * fps)))
             num_frames = end - first
             if num_frames <= 0:
                 raise VideoReadError(f"{record.path}: no frames between {record.start_sec} s and {record.end_sec} s")
@@ -157,12 +190,14 @@ class ClipSource:
         return rgb, list(flows.reshape(len(idx), clip_frames, *flows.shape[1:]))
 
     def _estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
-        return self.flow.estimate(frames0, frames1)
+        with stage(self.timer, "flow"):
+            return self.flow.estimate(frames0, frames1)
 
     def _from_flow_store(self, record: VideoRecord, idx: list[np.ndarray], first: int,
                          size: tuple[int, int]) -> list[np.ndarray]:
         flat = np.concatenate(idx) + first
-        return list(self.flow.read(record.path, flat, size).reshape(len(idx), -1, *size, 2))
+        with stage(self.timer, "flow"):
+            return list(self.flow.read(record.path, flat, size).reshape(len(idx), -1, *size, 2))
 
 
 def _trim(frames: np.ndarray, times: np.ndarray, record: VideoRecord) -> np.ndarray:
@@ -178,6 +213,9 @@ def _trim(frames: np.ndarray, times: np.ndarray, record: VideoRecord) -> np.ndar
 
 class _ClipDataset(Dataset):
     """Shared decoding and item assembly; subclasses choose the clip start frames."""
+
+    #: training samples one item holds (PairClipDataset's clips_per_video)
+    samples_per_item = 1
 
     def __init__(self, records: list[VideoRecord], source: ClipSource, clip_frames: int, stride: int):
         self.records = records
@@ -196,20 +234,32 @@ class _ClipDataset(Dataset):
         try:
             rgb, flow = self.source.clips(record, self._starts, self.clip_frames, self.stride)
         except VideoReadError as exc:
-            log.warning("skipping unreadable video: %s", exc)
-            return None
+            # Not a warning: in a loader worker it would print into the progress bar, once per read.
+            # Callers count the distinct paths from the batch and report them once.
+            log.debug("skipping unreadable video: %s", exc)
+            return {"unreadable": str(record.path)}
+        k = self.samples_per_item
         item = {
-            "rgb": torch.from_numpy(np.stack(rgb)),
+            "rgb": torch.from_numpy(_group(np.stack(rgb), k)),
             "label": -1 if record.label is None else int(record.label),
             "index": index,
         }
         if flow is not None:
-            item["flow"] = torch.from_numpy(np.stack(flow))
+            item["flow"] = torch.from_numpy(_group(np.stack(flow), k))
+        if k > 1:
+            item["samples"] = k  # collate_clips splits the item into k samples
         return item
 
 
 class PairClipDataset(_ClipDataset):
-    """Two clips of each video (a positive pair) plus their flow when ``source.flow`` is set."""
+    """Two clips of each video (a positive pair) plus their flow when ``source.flow`` is set.
+
+    ``clips_per_video > 1`` draws that many pairs from one read of the video (PySlowFast's
+    multi-clip setting): the reader decodes the union of their frames in one pass, and
+    :func:`collate_clips` turns the item into that many samples. The pairs are drawn one
+    after the other from the item's generator, so the first is the pair of
+    ``clips_per_video=1`` and a resumed run draws the same pairs.
+    """
 
     def __init__(
         self,
@@ -219,16 +269,23 @@ class PairClipDataset(_ClipDataset):
         stride: int = 2,
         min_clip_gap_sec: float = 0.5,
         max_clip_gap_sec: float = 10.0,
+        clips_per_video: int = 1,
     ):
         super().__init__(records, source, clip_frames, stride)
         self.min_clip_gap_sec = min_clip_gap_sec
         self.max_clip_gap_sec = max_clip_gap_sec
+        if clips_per_video < 1:
+            raise ValueError(f"clips_per_video must be >= 1, got {clips_per_video}")
+        self.samples_per_item = clips_per_video
 
     def _starts(self, num_frames: int, fps: float) -> list[int]:
         # Seeded from torch so that DataLoader worker seeding and torch.manual_seed apply.
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ()).item()))
-        return list(sample_pair_starts(num_frames, fps, self.clip_frames, self.stride,
-                                       self.min_clip_gap_sec, self.max_clip_gap_sec, rng))
+        starts: list[int] = []
+        for _ in range(self.samples_per_item):
+            starts.extend(sample_pair_starts(num_frames, fps, self.clip_frames, self.stride,
+                                             self.min_clip_gap_sec, self.max_clip_gap_sec, rng))
+        return starts
 
 
 class MultiClipDataset(_ClipDataset):
@@ -243,9 +300,11 @@ class MultiClipDataset(_ClipDataset):
 
 
 def collate_clips(items: list[dict | None]) -> dict:
-    """Stack the readable items; ``skipped`` counts the unreadable ones."""
-    good = [it for it in items if it is not None]
-    batch: dict = {"skipped": len(items) - len(good), "size": len(good)}
+    """Stack the readable items; ``skipped`` counts the unreadable ones, ``skipped_paths`` names them."""
+    items = split_samples(items)  # clips_per_video > 1: one item, several samples
+    good = [it for it in items if it is not None and "unreadable" not in it]
+    batch: dict = {"skipped": len(items) - len(good), "size": len(good),
+                   "skipped_paths": [it["unreadable"] for it in items if it is not None and "unreadable" in it]}
     if not good:
         return batch
     # Videos of different sizes (real datasets) are centre-cropped to the batch's smallest size.
@@ -259,6 +318,27 @@ def collate_clips(items: list[dict | None]) -> dict:
     return batch
 
 
+def _group(x: np.ndarray, k: int) -> np.ndarray:
+    """[k * V, ...] clips of one item -> [k, V, ...] (k samples of V views); unchanged for k = 1."""
+    return x if k == 1 else x.reshape(k, len(x) // k, *x.shape[1:])
+
+
+def split_samples(items: list[dict | None]) -> list[dict | None]:
+    """Items holding several samples (``clips_per_video > 1``) as one item per sample."""
+    out: list[dict | None] = []
+    for it in items:
+        k = it.get("samples", 1) if it is not None else 1
+        if k == 1:
+            out.append(it)
+            continue
+        for j in range(k):
+            part = {"rgb": it["rgb"][j], "label": it["label"], "index": it["index"]}
+            if "flow" in it:
+                part["flow"] = it["flow"][j]
+            out.append(part)
+    return out
+
+
 def _centre(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """Centre crop of [..., H, W, C] to [..., h, w, C]."""
     top = (x.shape[-3] - h) // 2
@@ -267,5 +347,6 @@ def _centre(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 __all__ = [
-    "ClipSource", "FlowSource", "PairClipDataset", "MultiClipDataset", "collate_clips",
+    "ClipSource", "FlowSource", "PairClipDataset", "PartnerFrames", "MultiClipDataset", "collate_clips",
+    "split_samples",
 ]

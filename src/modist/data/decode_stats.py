@@ -2,7 +2,7 @@
 
 :meth:`DecodeStats.call` runs a read; a :class:`VideoReadError` is counted under its
 :attr:`~modist.errors.VideoReadError.kind` and ``None`` comes back so the caller can draw
-another video. The data benchmark (:mod:`modist.bench.data`) counts its reads this way.
+another video.
 Each DataLoader worker has its own copy: merge them (or their ``as_dict()``) to report.
 
 Example:

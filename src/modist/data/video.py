@@ -28,7 +28,7 @@ from __future__ import annotations
 import heapq
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -36,6 +36,7 @@ import av
 import numpy as np
 
 from modist.data.orientation import Orientation, frame_orientation
+from modist.data.timing import StageTimer, stage
 from modist.data.video_write import write_video  # noqa: F401  (part of this module's API)
 from modist.errors import VideoReadError
 
@@ -43,7 +44,9 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 # Frames held back to repair presentation times that some files (B-frames muxed with
 # pts = dts, packed MPEG-4 in AVI) attach out of order; 0 for streams without B-frames.
 REORDER_WINDOW = 4
-# A new seek pays off once the next requested time is this far past the decoded position.
+# Without a container index: a new seek pays off once the next requested time is this far
+# past the decoded position. With one, a new seek happens exactly when it lands on a later
+# keyframe than the current run started from (see VideoReader._groups).
 MAX_FORWARD_SEC = 2.0
 
 
@@ -165,6 +168,9 @@ class VideoReader:
         self._orientation: Orientation | None = None
         self._lookahead = REORDER_WINDOW if self._stream.codec_context.has_b_frames else 0
         self._decode_error: str | None = None
+        self._keyframes: np.ndarray | None = None  # index timestamps of keyframes (stream time base)
+        #: per-stage CPU timer ("decode": seek + demux + decode, "convert": RGB + resize); None = off
+        self.timer: StageTimer | None = None
 
     def _setup_stream(self) -> None:
         stream = self._container.streams.video[0]
@@ -220,6 +226,10 @@ class VideoReader:
             stream.codec_context.name, self.orientation.degrees, estimated,
         )
 
+    def frame_grid(self) -> tuple[int, float]:
+        """``(num_frames, fps)`` of :attr:`info` without decoding a frame (no orientation needed)."""
+        return int(self._stream.frames or int(round(self.duration * self.fps))), self.fps
+
     # -- reading ------------------------------------------------------------------
 
     def frames_at(self, times: Sequence[float] | np.ndarray) -> DecodedVideo:
@@ -233,14 +243,19 @@ class VideoReader:
         if times.size == 0 or not np.all(np.isfinite(times)):
             raise ValueError(f"need finite times, got {times!r}")
         targets, inverse = np.unique(np.maximum(times, 0.0), return_inverse=True)
+        if self.timer is not None:
+            self.timer.requests.append((self.path, targets.tolist()))
         picked: list[tuple[float, av.VideoFrame]] = []
-        for group in _split_groups(targets, MAX_FORWARD_SEC):
-            picked.extend(self._decode_group(group))
-        rgb: dict[int, np.ndarray] = {}
-        for _, frame in picked:
-            if id(frame) not in rgb:
-                rgb[id(frame)] = self._to_rgb(frame)
-        frames = np.stack([rgb[id(picked[i][1])] for i in inverse])
+        with stage(self.timer, "decode"):
+            for group in self._groups(targets):
+                picked.extend(self._decode_group(group))
+        with stage(self.timer, "convert"):
+            # Only the frames kept are converted, each once, scaled by swscale in the conversion.
+            rgb: dict[int, np.ndarray] = {}
+            for _, frame in picked:
+                if id(frame) not in rgb:
+                    rgb[id(frame)] = self._to_rgb(frame)
+            frames = np.stack([rgb[id(picked[i][1])] for i in inverse])
         return DecodedVideo(frames, np.array([picked[i][0] for i in inverse]), self.fps)
 
     def frames(self, indices: Sequence[int] | np.ndarray) -> DecodedVideo:
@@ -289,6 +304,41 @@ class VideoReader:
 
     # -- internals ----------------------------------------------------------------
 
+    def keyframe_timestamps(self) -> np.ndarray:
+        """Index timestamps (stream time base) of the keyframes the container's index lists.
+
+        Empty when the container has no index (raw streams, some Matroska files): then
+        reads fall back to :data:`MAX_FORWARD_SEC`.
+        """
+        if self._keyframes is None:
+            try:
+                entries = self._stream.index_entries
+                stamps = [e.timestamp for e in entries if e.is_keyframe] if entries is not None else []
+            except (AttributeError, av.FFmpegError):
+                stamps = []
+            self._keyframes = np.asarray(sorted(stamps), dtype=np.int64)
+        return self._keyframes
+
+    def _groups(self, targets: np.ndarray) -> list[np.ndarray]:
+        """Sorted targets split into decode runs, each started by one seek.
+
+        A run continues to the next target when seeking there would land on the keyframe
+        the run already started from (FFmpeg seeks by the same index), so no frame is
+        decoded twice; skipping non-reference frames covers the stretch in between.
+        Which runs are made changes the CPU spent, never the frames returned.
+        """
+        keyframes = self.keyframe_timestamps()
+        if len(keyframes) == 0:
+            return _split_groups(targets, MAX_FORWARD_SEC)
+        pts = self._start + np.floor(targets / self._tb + 1e-6).astype(np.int64)
+        # Index times are decode times: with B-frames a keyframe is shown up to has_b_frames
+        # frames later. A target just after one would land late and back off a whole second;
+        # such targets join the run before.
+        delay = self._stream.codec_context.has_b_frames + 1 if self._lookahead else 0
+        margin = int(delay * self._frame_sec / self._tb)
+        landing = np.searchsorted(keyframes + margin, pts, side="right")
+        return np.split(targets, np.flatnonzero(np.diff(landing) != 0) + 1)
+
     def _seek(self, sec: float) -> None:
         self._decode_error = None
         pts = self._start + int(Fraction(sec).limit_denominator(1_000_000) / self._time_base)
@@ -300,28 +350,30 @@ class VideoReader:
             self._container = open_video(self.path)
             self._setup_stream()
 
-    def _decoded(self, skip_before: float | None) -> Iterator[av.VideoFrame]:
-        """Demux and decode; packets timed before ``skip_before`` skip non-reference frames.
+    def _decoded(self, skip_before: Callable[[], float] | None) -> Iterator[av.VideoFrame]:
+        """Demux and decode; packets timed before ``skip_before()`` skip non-reference frames.
 
-        Nothing shown before ``skip_before`` is wanted, and B-frames nothing refers to
-        can be left undecoded there: a seek lands on a keyframe up to a GOP before the
-        target, so this saves much of the lead-in.
+        ``skip_before()`` is asked again for every packet (it grows as requested frames are
+        found). Nothing shown before it is wanted, and frames nothing refers to can be left
+        undecoded there: a seek lands on a keyframe up to a GOP before the target, and one
+        run may cross seconds between the two views of a pair, so this saves much decoding.
+        A packet without a time is always decoded.
         """
         codec = self._stream.codec_context
-        skipping = skip_before is not None and skip_before > 0
-        if skipping:
-            codec.skip_frame = "NONREF"
+        skipping = False
         try:
             for packet in self._container.demux(self._stream):
-                if skipping and (packet.pts is None or (packet.pts - self._start) * self._tb >= skip_before):
-                    codec.skip_frame = "DEFAULT"
-                    skipping = False
+                want = (skip_before is not None and packet.pts is not None
+                        and (packet.pts - self._start) * self._tb < skip_before())
+                if want != skipping:
+                    codec.skip_frame = "NONREF" if want else "DEFAULT"
+                    skipping = want
                 yield from packet.decode()
         finally:
             if skipping:
                 codec.skip_frame = "DEFAULT"
 
-    def _timed_frames(self, skip_before: float | None = None) -> Iterator[tuple[float, av.VideoFrame]]:
+    def _timed_frames(self, skip_before: Callable[[], float] | None = None) -> Iterator[tuple[float, av.VideoFrame]]:
         """Decoded frames in output order with repaired presentation times (seconds)."""
         heap: list[float] = []
         pending: deque[av.VideoFrame] = deque()
@@ -361,9 +413,15 @@ class VideoReader:
         out: list[tuple[float, av.VideoFrame]] = []
         prev: tuple[float, av.VideoFrame] | None = None
         latest = -np.inf
-        # Skip non-reference frames until well before the first target: the margin covers
-        # decoder reordering and times that some files attach a few frames off.
-        skip_before = float(targets[0]) - max(0.5, 16 * self._frame_sec)
+        # Skip non-reference frames until well before the next target still to find: the
+        # margin covers decoder reordering and times that some files attach a few frames off.
+        margin = max(0.5, 16 * self._frame_sec)
+
+        exact_last = self._lookahead == 0
+
+        def skip_before() -> float:
+            return float(targets[len(out)]) - margin if len(out) < len(targets) else -np.inf
+
         for t, frame in self._timed_frames(skip_before):
             if self._orientation is None:
                 self._orientation = frame_orientation(frame)
@@ -377,6 +435,11 @@ class VideoReader:
             if len(out) == len(targets):
                 return out
             prev = (t, frame)
+            if exact_last and len(out) == len(targets) - 1 and abs(t - targets[-1]) <= eps:
+                # Without reordering, no later frame can be shown at the last target: stop here
+                # instead of decoding one more frame to find out (all-keyframe files: half the work).
+                out.append(prev)
+                return out
         if prev is None:
             if seek_sec > 0:
                 raise _LandedLate  # seeked past the readable data of a damaged file

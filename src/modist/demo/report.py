@@ -134,6 +134,26 @@ def summary_table(runs: list[dict]) -> str:
     return note + "\n\n" + markdown_table(header, table)
 
 
+def saliency_table(runs: list[dict]) -> str:
+    """Foreground lift and pointing-game hit rate per method (Grad-CAM, test_unbiased), mean ± std
+    over seeds; '' when no run has them."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in runs:
+        if r.get("foreground_lift") is not None:
+            groups[r["method"]].append(r)
+    if not groups:
+        return ""
+    table = []
+    for method, rs in groups.items():
+        lift = mean_interval([r["foreground_lift"] for r in rs])
+        hit = mean_interval([r["pointing_hit"] for r in rs])
+        table.append([method, f"{lift.mean:.2f} ± {_finite(lift.std):.2f}",
+                      f"{100 * hit.mean:.1f} ± {100 * _finite(hit.std):.1f}", str(lift.n)])
+    return ("Saliency on the moving actor (Grad-CAM towards the clip's positive, test_unbiased, "
+            "mean ± std over seeds; lift 1.0 = no preference):\n\n"
+            + markdown_table(["method", "foreground lift", "pointing hit (%)", "seeds"], table))
+
+
 def _pct(x: float | None) -> str:
     return "not run" if x is None else f"{100 * x:.1f}"
 
@@ -171,6 +191,9 @@ def write_results(out_dir: str | os.PathLike, runs: list[dict], meta: dict) -> s
     checks = validity(runs)
     diffs = comparisons(runs)
     report = summary_table(runs) + "\n" + validity_text(checks) + ("\n" + comparison_text(diffs) if diffs else "")
+    saliency = saliency_table(runs)
+    if saliency:
+        report += "\n" + saliency + "\n"
     if meta.get("note"):
         report = f"**{meta['note']}.**\n\n" + report
     plot_demo_results(summary, os.path.join(out_dir, "results.png"), chance=meta.get("chance"))

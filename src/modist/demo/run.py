@@ -75,6 +75,25 @@ def evaluate_run(run_dir: Path, data_dir: Path, *, device: str, progress: bool) 
     return out
 
 
+# test_unbiased videos whose saliency each run scores: the same seeded subset for every arm and seed.
+SALIENCY_VIDEOS = 100
+
+
+def saliency_run(run_dir: Path, data_dir: Path, *, device: str) -> dict[str, float]:
+    """Foreground lift and pointing-game hit rate of the Grad-CAM map on test_unbiased, as
+    ``modist eval saliency --map gradient --max-videos 100`` computes them."""
+    from modist.evaluation.encoder import load_eval_encoder
+    from modist.evaluation.saliency import saliency_eval
+    from modist.runtime import resolve_device
+
+    result = saliency_eval(load_eval_encoder(run_dir), data_dir, split="test_unbiased", map_kind="gradient",
+                           max_videos=SALIENCY_VIDEOS, device=resolve_device(device), progress=False)
+    if not result.lift:
+        return {"foreground_lift": None, "pointing_hit": None}
+    return {"foreground_lift": float(sum(result.lift) / len(result.lift)),
+            "pointing_hit": float(sum(result.pointing) / len(result.pointing))}
+
+
 def run_demo(
     out_dir: str | Path = "demo_out",
     *,
@@ -114,14 +133,19 @@ def run_demo(
             result = pretrain(cfg, dataset=train, desc=f"{arm} seed {seed}")
             first, last = result.loss_drop()
             evals = evaluate_run(result.out_dir, data_dir, device=device, progress=progress)
+            saliency = saliency_run(result.out_dir, data_dir, device=device)
             timings[f"{arm}/{seed}"] = round(time.perf_counter() - t0, 1)
             for split in TEST_SPLITS:
                 ev = evals[split]
                 runs.append({"method": arm, "split": split, "linear_top1": ev["linear_top1"],
                              "knn_top1": ev["knn_top1"], "seed": seed, "steps": steps, "train_split": cfg.data.split,
-                             "loss_first": first, "loss_last": last, "num_videos": ev["num_videos"]})
+                             "loss_first": first, "loss_last": last, "num_videos": ev["num_videos"],
+                             **(saliency if split == "test_unbiased" else {})})
             msg = ", ".join(f"{s} linear {100 * evals[s]['linear_top1']:.1f} kNN {100 * evals[s]['knn_top1']:.1f}"
                             for s in TEST_SPLITS)
+            if saliency["foreground_lift"] is not None:
+                msg += (f"; saliency lift {saliency['foreground_lift']:.2f}, "
+                        f"pointing {100 * saliency['pointing_hit']:.1f}%")
             print(f"{arm} seed {seed}: loss {first:.3f} -> {last:.3f} (mean of the first and last 20 steps); "
                   f"{msg} ({timings[f'{arm}/{seed}']:.0f} s)", flush=True)
     meta = {"quick": quick, "steps": steps, "seeds": list(seeds), "seconds": round(time.perf_counter() - started, 1),

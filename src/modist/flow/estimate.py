@@ -6,7 +6,7 @@ from ``frame0`` to ``frame1``, i.e. ``frame1[y + dy, x + dx] ~ frame0[y, x]``.
 =============  ==================================================================
 estimator         what / options
 =============  ==================================================================
-``dis``        OpenCV DIS; ``preset`` in ultrafast / fast (default) / medium
+``dis``        OpenCV DIS; ``preset`` in ultrafast / fast / medium (default)
 ``farneback``  OpenCV Farneback; see ``opencv.FARNEBACK_DEFAULTS``
 ``tvl1``       OpenCV-contrib Dual TV-L1; see ``opencv.TVL1_DEFAULTS``
 ``torch_tvl1`` batched PyTorch TV-L1 (CPU or GPU, no weights); see ``torch_tvl1``

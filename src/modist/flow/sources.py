@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
 from modist.errors import DataError, VideoReadError
 from modist.flow.estimate import estimate_batch
@@ -28,7 +29,7 @@ class EstimatedFlow:
     """Flow estimated on the fly from each frame and the frame ``flow_gap`` later."""
 
     estimator: str = "dis"
-    preset: str = "fast"  # DIS only
+    preset: str = "medium"  # DIS only; the default of estimate() and MotionConfig too
     flow_gap: int = 1
     stored = False
 
@@ -40,6 +41,33 @@ class EstimatedFlow:
 
     def read(self, video_path: str, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         raise TypeError("EstimatedFlow computes flow from frames; it has no store to read")
+
+
+@dataclass(frozen=True)
+class DeviceFlow:
+    """Flow of whole batches on the training device (``motion.flow_device=device``).
+
+    Called with the loader's clips and their partner frames, uint8 ``[..., H, W, 3]``
+    (CPU or device tensors), it returns float32 ``[..., H, W, 2]`` on ``device``.
+    ``torch_tvl1`` runs on the device tensors directly; other batched estimators (``raft``)
+    go through :func:`~modist.flow.estimate.estimate_batch` with ``device=`` set.
+    """
+
+    estimator: str = "torch_tvl1"
+
+    def __call__(self, frames: torch.Tensor, partners: torch.Tensor, device: torch.device) -> torch.Tensor:
+        lead, (h, w) = frames.shape[:-3], frames.shape[-3:-1]
+        f0 = frames.reshape(-1, h, w, 3).to(device, non_blocking=True)
+        f1 = partners.reshape(-1, h, w, 3).to(device, non_blocking=True)
+        if self.estimator == "torch_tvl1":
+            from modist.flow.torch_tvl1 import TVL1Params, tvl1_flow_rgb
+
+            flow = tvl1_flow_rgb(f0.permute(0, 3, 1, 2).float(), f1.permute(0, 3, 1, 2).float(), TVL1Params())
+            flow = flow.permute(0, 2, 3, 1)
+        else:
+            flow = torch.from_numpy(estimate_batch(f0.cpu().numpy(), f1.cpu().numpy(), estimator=self.estimator,
+                                                   device=str(device))).to(device)
+        return flow.reshape(*lead, h, w, 2).float()
 
 
 @dataclass(frozen=True)

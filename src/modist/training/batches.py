@@ -7,21 +7,26 @@ GlobalBatchSampler -> collate_clips -> BatchStream -> InputPipeline -> Batch``.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch.utils.data import DataLoader
 
 from modist.config import PretrainConfig
 from modist.data.adapters import resolve_dataset
 from modist.data.augment import PairedAugment
-from modist.data.clips import ClipSource, PairClipDataset, collate_clips
+from modist.data.backends import describe_backend
+from modist.data.clips import ClipSource, PairClipDataset, PartnerFrames, collate_clips
 from modist.data.records import VideoDataset
 from modist.errors import DataError
-from modist.flow.sources import EstimatedFlow, FlowFromStore
+from modist.flow.sources import DeviceFlow, EstimatedFlow, FlowFromStore
 from modist.methods.base import Batch
 from modist.models.inputs import InputPipeline
 from modist.training.distributed import DistEnv, min_across_ranks
 from modist.training.sampler import GlobalBatchSampler, SeededItems
 from modist.training.step import channels_last_views
+
+log = logging.getLogger(__name__)
 
 
 def load_dataset(cfg: PretrainConfig) -> VideoDataset:
@@ -29,14 +34,34 @@ def load_dataset(cfg: PretrainConfig) -> VideoDataset:
     return resolve_dataset(cfg.data.dataset, split=cfg.data.split, fold=cfg.data.fold)
 
 
-def build_input_pipeline(cfg: PretrainConfig, *, train: bool = True) -> InputPipeline:
+def build_input_pipeline(cfg: PretrainConfig, *, train: bool = True) -> InputPipeline | FlowOnDevice:
     """Batched augmentation on the device and the configured motion encoding."""
     d = cfg.data
     augment = PairedAugment(d.crop_size, scale=(d.crop_scale_min, 1.0),
                             ratio=(1 / d.crop_aspect_max, d.crop_aspect_max), flip=d.flip,
                             color_jitter=d.color_jitter, grayscale_prob=d.grayscale_prob, blur_prob=d.blur_prob,
                             train=train)
-    return InputPipeline(augment, cfg.motion.encoding, cfg.motion.max_flow, cfg.motion.edge_max)
+    inputs = InputPipeline(augment, cfg.motion.encoding, cfg.motion.max_flow, cfg.motion.edge_max)
+    if cfg.motion.flow_device == "device" and cfg.motion.source != "store":
+        return FlowOnDevice(inputs, DeviceFlow(cfg.motion.estimator))
+    return inputs
+
+
+class FlowOnDevice:
+    """``motion.flow_device=device``: flow from the loader's partner frames, in batches on the device.
+
+    The loader ships uint8 partner frames under ``"flow"`` (:class:`PartnerFrames`); they are
+    turned into flow on the training device before the usual augmentation and encoding.
+    """
+
+    def __init__(self, inputs: InputPipeline, flow: DeviceFlow):
+        self.inputs = inputs
+        self.flow = flow
+
+    def __call__(self, batch: dict, device: torch.device, with_motion: bool):
+        if with_motion and "flow" in batch and batch["flow"].dtype == torch.uint8:
+            batch = {**batch, "flow": self.flow(batch["rgb"], batch["flow"], device)}
+        return self.inputs(batch, device, with_motion)
 
 
 def build_clip_source(cfg: PretrainConfig, *, with_motion: bool) -> ClipSource:
@@ -45,9 +70,14 @@ def build_clip_source(cfg: PretrainConfig, *, with_motion: bool) -> ClipSource:
     flow = None
     if with_motion and m.source == "store":
         flow = FlowFromStore(m.flow_store, m.flow_gap)
+    elif with_motion and m.flow_device == "device":
+        flow = PartnerFrames(m.flow_gap)  # flow estimated later, in batches on the training device
     elif with_motion:
         flow = EstimatedFlow(m.estimator, m.preset, m.flow_gap)
-    return ClipSource(flow, short_side=cfg.data.short_side, frame_cache=cfg.data.frame_cache)
+    d = cfg.data
+    if d.video_backend != "pyav":
+        log.info(describe_backend(d.video_backend))  # nvdec: which decoder runs, or why not
+    return ClipSource(flow, short_side=d.short_side, frame_cache=d.frame_cache, backend=d.video_backend)
 
 
 def build_loader(cfg: PretrainConfig, dataset: VideoDataset, *, with_motion: bool, env: DistEnv,
@@ -55,9 +85,11 @@ def build_loader(cfg: PretrainConfig, dataset: VideoDataset, *, with_motion: boo
     """This rank's share of every global batch, from batch ``start_batch`` on (exact resume)."""
     t, d = cfg.train, cfg.data
     clips = PairClipDataset(dataset.records, build_clip_source(cfg, with_motion=with_motion), d.clip_frames, d.stride,
-                            d.min_clip_gap_sec, d.max_clip_gap_sec)
-    sampler = GlobalBatchSampler(len(clips), t.batch_size, env.world_size, env.rank, t.seed, start_batch=start_batch)
-    return DataLoader(SeededItems(clips, t.seed), batch_size=t.batch_size, sampler=sampler,
+                            d.min_clip_gap_sec, d.max_clip_gap_sec, d.clips_per_video)
+    # data.clips_per_video samples per video read: the loader draws that many fewer videos a batch.
+    videos = t.batch_size // d.clips_per_video
+    sampler = GlobalBatchSampler(len(clips), videos, env.world_size, env.rank, t.seed, start_batch=start_batch)
+    return DataLoader(SeededItems(clips, t.seed), batch_size=videos, sampler=sampler,
                       num_workers=d.num_workers, collate_fn=collate_clips,
                       persistent_workers=d.num_workers > 0, pin_memory=device.type == "cuda",
                       generator=torch.Generator().manual_seed(t.seed))
@@ -91,8 +123,10 @@ class BatchStream:
         self.device = device
         #: loader batches drawn since the run began (checkpointed: the sampler resumes there)
         self.batches = start_batch
-        #: unreadable videos met by this process
+        #: unreadable videos met by this process (reads: a file met twice counts twice)
         self.skipped = 0
+        #: distinct unreadable files met by this process
+        self.skipped_paths: set[str] = set()
         #: clips trained on by all ranks in this process's lifetime
         self.clips = 0
         # One epoch of global batches, plus one.
@@ -115,8 +149,9 @@ class BatchStream:
             batch = next(self._batches)
             self.batches += 1
             self.skipped += batch["skipped"]
+            self.skipped_paths.update(batch.get("skipped_paths", ()))
             n = min_across_ranks(batch["size"], self.device)
             if n >= 2:
                 return batch, n
         raise DataError(f"dataset {self.dataset_name!r}: {self._max_empty} batches in a row without two readable "
-                        f"videos ({self.skipped} unreadable reads); `modist data check` lists them")
+                        f"videos ({len(self.skipped_paths)} unreadable file(s)); `modist data check` lists them")

@@ -9,6 +9,7 @@ what ROOT is / holds                               kind
 =================================================  ========
 a ``.csv`` / ``.jsonl`` file                       manifest
 ``manifest.csv`` and ``synth.json``                synth
+``manifest.csv`` and ``prepared.json``             manifest (a ``modist prepare`` output)
 ``classInd.txt`` (in ROOT or ROOT/ucfTrainTestlist) ucf101
 ``*_test_split1.txt`` (in ROOT or a sub-folder)    hmdb51
 ``labels.json`` (in ROOT or ROOT/labels)           ssv2
@@ -44,7 +45,7 @@ from modist.errors import DataError
 
 LOADERS: dict[str, Callable[[Path, str, int], VideoDataset]] = {
     "folder": lambda root, split, fold: load_folder(root, split),
-    "manifest": lambda root, split, fold: load_manifest(root, split),
+    "manifest": lambda root, split, fold: load_manifest(root / "manifest.csv" if root.is_dir() else root, split),
     "synth": lambda root, split, fold: load_synth(root, split),
     "kinetics": lambda root, split, fold: load_kinetics(root, split),
     "ucf101": lambda root, split, fold: load_ucf101(root, split, fold),
@@ -64,6 +65,8 @@ def detect_kind(root: Path) -> str:
         raise DataError(f"{root}: dataset not found")
     if (root / "manifest.csv").is_file() and (root / "synth.json").is_file():
         return "synth"
+    if (root / "manifest.csv").is_file() and (root / "prepared.json").is_file():
+        return "manifest"  # written by `modist prepare`
     if (root / "classInd.txt").is_file() or (root / "ucfTrainTestlist" / "classInd.txt").is_file():
         return "ucf101"
     if splits_dir(root) is not None:
