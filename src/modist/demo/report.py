@@ -147,10 +147,13 @@ def saliency_table(runs: list[dict]) -> str:
     for method, rs in groups.items():
         lift = mean_interval([r["foreground_lift"] for r in rs])
         hit = mean_interval([r["pointing_hit"] for r in rs])
-        table.append([method, f"{lift.mean:.2f} ± {_finite(lift.std):.2f}",
-                      f"{100 * hit.mean:.1f} ± {100 * _finite(hit.std):.1f}", str(lift.n)])
+        # One seed has no spread to show: "± 0.00" would read as a measured zero.
+        spread = lift.n > 1
+        table.append([method, f"{lift.mean:.2f}" + (f" ± {_finite(lift.std):.2f}" if spread else ""),
+                      f"{100 * hit.mean:.1f}" + (f" ± {100 * _finite(hit.std):.1f}" if spread else ""),
+                      str(lift.n)])
     return ("Saliency on the moving actor (Grad-CAM towards the clip's positive, test_unbiased, "
-            "mean ± std over seeds; lift 1.0 = no preference):\n\n"
+            "mean ± std over seeds where there are several; lift 1.0 = no preference):\n\n"
             + markdown_table(["method", "foreground lift", "pointing hit (%)", "seeds"], table))
 
 
