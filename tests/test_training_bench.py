@@ -51,3 +51,15 @@ def test_bench_train_flag_errors_name_the_flags(capsys):
     assert capsys.readouterr().err == "modist: error: --no-eager needs --compile\n"
     assert main(["bench", "train", "--device", "gpu"]) == 2
     assert capsys.readouterr().err == "modist: error: invalid value 'gpu' for --device\n"
+
+
+def test_bench_pretrain_times_the_recipes_loader_and_step(tiny_synth, capsys):
+    from modist.cli.main import main
+
+    code = main(["bench", "pretrain", "--config", "demo", "--steps", "2", "--warmup", "1",
+                 f"data.dataset=synth:{tiny_synth}", "train.batch_size=4", "model.base_width=4",
+                 "data.clip_frames=4", "method.queue_size=16", "model.proj_hidden=16", "data.crop_size=32",
+                 "train.device=cpu", "train.threads=1"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 0 and out[0].startswith("bench pretrain: demo (modist, r3d_tiny, batch 4 x 1")
+    assert out[-1].startswith("end to end ") and "% of the step alone" in out[-1] and "device idle" in out[-1]

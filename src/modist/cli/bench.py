@@ -16,6 +16,7 @@ BENCHMARKS = {
     "flow": "optical flow: average EPE on ground-truth pairs and pairs/s per method",
     "data": "CPU ms per training sample by stage on the path `modist pretrain --config` runs",
     "train": "MoDist training step on random tensors: clips/s, peak memory, model FLOP utilisation",
+    "pretrain": "end-to-end training rate (real loader + step) against the step alone, and device idle time",
     "models": "backbone table: parameters and GFLOPs per view",
 }
 
@@ -23,8 +24,9 @@ BENCHMARKS = {
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bench", metavar="WHAT", required=True)
     arguments = {"flow": _flow_arguments, "data": _data_arguments, "train": _train_arguments,
-                 "models": models_arguments}
-    runners = {"flow": _run_flow, "data": _run_data, "train": _run_train, "models": run_models}
+                 "pretrain": _pretrain_arguments, "models": models_arguments}
+    runners = {"flow": _run_flow, "data": _run_data, "train": _run_train, "pretrain": _run_pretrain,
+               "models": run_models}
     for name, help_text in BENCHMARKS.items():
         bench_parser = sub.add_parser(name, help=help_text)
         arguments[name](bench_parser)
@@ -101,6 +103,27 @@ def _run_data(args: argparse.Namespace) -> int:
                                  samples=args.samples, batch_size=args.batch_size, motion=not args.no_motion,
                                  floor=not args.no_floor)
     result = run_data_bench(settings, on_setup=print)
+    print(result.table(), end="")
+    print(result.last_line())
+    return 0
+
+
+def _pretrain_arguments(parser: argparse.ArgumentParser) -> None:
+    from modist.bench.pretrain import PretrainBenchSettings
+
+    default = PretrainBenchSettings()
+    parser.add_argument("--config", default=default.config, help="recipe (name or YAML path) to time")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, as for `modist pretrain`")
+    parser.add_argument("--steps", type=int, default=default.steps, help="timed optimiser steps per half")
+    parser.add_argument("--warmup", type=int, default=default.warmup, help="untimed steps first")
+
+
+def _run_pretrain(args: argparse.Namespace) -> int:
+    from modist.bench.pretrain import PretrainBenchSettings, run_pretrain_bench
+
+    result = run_pretrain_bench(PretrainBenchSettings(config=args.config, overrides=tuple(args.overrides),
+                                                      steps=args.steps, warmup=args.warmup))
+    print(result.setup)
     print(result.table(), end="")
     print(result.last_line())
     return 0

@@ -155,3 +155,12 @@ class BatchStream:
                 return batch, n
         raise DataError(f"dataset {self.dataset_name!r}: {self._max_empty} batches in a row without two readable "
                         f"videos ({len(self.skipped_paths)} unreadable file(s)); `modist data check` lists them")
+
+
+def build_batch_stream(cfg: PretrainConfig, dataset: VideoDataset, *, with_motion: bool, env: DistEnv,
+                       device: torch.device, start_batch: int = 0) -> BatchStream:
+    """The device batches ``modist pretrain`` trains on: loader, inputs and counters together."""
+    loader = build_loader(cfg, dataset, with_motion=with_motion, env=env, device=device, start_batch=start_batch)
+    return BatchStream(loader, build_input_pipeline(cfg), dataset_name=cfg.data.dataset, num_videos=len(dataset),
+                       with_motion=with_motion, channels_last=cfg.train.channels_last, env=env, device=device,
+                       start_batch=start_batch)

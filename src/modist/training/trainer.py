@@ -32,7 +32,7 @@ from modist.data.records import VideoDataset
 from modist.errors import DataError
 from modist.methods import Method
 from modist.schedules import lr_factor
-from modist.training.batches import BatchStream, build_input_pipeline, build_loader, load_dataset
+from modist.training.batches import BatchStream, build_batch_stream, load_dataset
 from modist.training.build import build_training_method
 from modist.training.distributed import (
     DistEnv,
@@ -179,12 +179,9 @@ def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, run_dir: RunDir
     start_step, start_batch = (resume.step, resume.batches) if resume is not None else (0, 0)
     if t.compile:
         compile_networks(method)
-    loader = build_loader(cfg, dataset, with_motion=method.needs_motion, env=env, device=device,
-                          start_batch=start_batch)
     _restore_rng(resume, env=env, seed=t.seed, start_step=start_step)
-    stream = BatchStream(loader, build_input_pipeline(cfg), dataset_name=cfg.data.dataset, num_videos=len(dataset),
-                         with_motion=method.needs_motion, channels_last=t.channels_last, env=env, device=device,
-                         start_batch=start_batch)
+    stream = build_batch_stream(cfg, dataset, with_motion=method.needs_motion, env=env, device=device,
+                                start_batch=start_batch)
     with run_dir:
         start = time.perf_counter()
         _loop(cfg, training, stream, run_dir, env=env, device=device, start_step=start_step,
