@@ -17,6 +17,7 @@ from modist.flow.torch_tvl1 import (
     _forward_gradient,
     _median,
     _median_unfold,
+    _pyramid_sizes,
     tvl1_flow_rgb,
 )
 
@@ -37,6 +38,16 @@ def _texture(h: int, w: int, seed: int = 0) -> np.ndarray:
     smooth = cv2.GaussianBlur(rng.random((h, w, 3)).astype(np.float32), (0, 0), 2.0)
     smooth = (smooth - smooth.min()) / (smooth.max() - smooth.min())
     return (smooth * 255).astype(np.uint8)
+
+
+def _multiscale_texture(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Noise at several scales (like natural images): it keeps contrast on coarse pyramid levels."""
+    rng = np.random.default_rng(seed)
+    img = sum(
+        cv2.GaussianBlur(rng.standard_normal((h, w, 3)).astype(np.float32), (0, 0), s) * s for s in (1.5, 3, 6, 12)
+    )
+    img = (img - img.min()) / (img.max() - img.min())
+    return (img * 255).astype(np.uint8)
 
 
 def _shift(image: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -71,6 +82,41 @@ def test_recovers_integer_and_subpixel_shift(shift):
     assert flow.dtype == np.float32 and flow.shape == (64, 80, 2)
     inner = flow[12:-12, 12:-12].reshape(-1, 2)
     np.testing.assert_allclose(np.median(inner, axis=0), shift, atol=0.15)
+
+
+OLD_DEFAULTS = dict(scales=5, scale_step=0.8, warps=5, outer_iterations=4, inner_iterations=10)  # before 2026-11
+
+
+@pytest.mark.parametrize("shift", [(20, 0), (0, 20), (-14, 12)])
+def test_default_params_recover_large_shift(shift):
+    # two 128x128 windows of one larger texture: content enters at one side, as in a video
+    size, margin = 128, 32
+    big = _multiscale_texture(size + 2 * margin, size + 2 * margin, seed=2)
+    dx, dy = shift
+    frame0 = np.ascontiguousarray(big[margin : margin + size, margin : margin + size])
+    frame1 = np.ascontiguousarray(big[margin - dy : margin - dy + size, margin - dx : margin - dx + size])
+    inner = (slice(16, -16), slice(16, -16))
+
+    def errors(**options):
+        flow = estimate(frame0, frame1, estimator="torch_tvl1", **options)[inner].reshape(-1, 2)
+        return np.linalg.norm(flow - np.float32(shift), axis=1)
+
+    err = errors()
+    assert np.median(err) < 0.5 and np.mean(err < 1.0) > 0.85
+    # the old defaults (5 scales: coarsest level 0.41x) cannot catch it
+    assert np.median(errors(**OLD_DEFAULTS)) > 5.0
+
+
+def test_automatic_scales_reach_min_size_and_explicit_scales_still_apply():
+    p = TVL1Params()
+    for h, w in [(224, 224), (112, 160), (164, 384)]:
+        sizes = _pyramid_sizes(h, w, p)
+        assert sizes[0] == (h, w) and p.min_size <= min(sizes[-1]) < p.min_size / p.scale_step + 1
+    assert len(_pyramid_sizes(224, 224, TVL1Params(scales=5))) == 5
+    assert len(_pyramid_sizes(224, 224, TVL1Params(scales=0, scale_step=0.5))) == 4  # 224, 112, 56, 28
+    assert _pyramid_sizes(12, 40, p) == [(12, 40)]  # smaller than min_size: one level
+    with pytest.raises(FlowError, match="scale_step"):
+        _pyramid_sizes(64, 64, TVL1Params(scale_step=1.0))
 
 
 def test_batch_equals_pairwise_and_tensor_entry_point():

@@ -3,14 +3,17 @@
 The Zach-Pock-Bischof duality-based TV-L1 scheme as described in the IPOL article
 "TV-L1 Optical Flow Estimation" (Sanchez, Meinhardt-Llopis, Facciolo, 2013), with the
 structure of OpenCV's ``DualTVL1OpticalFlow``: an image pyramid (``scale_step``, coarse
-to fine), several warps per scale (bicubic ``grid_sample`` of the second image and its
-gradient), per warp ``outer_iterations`` x ``inner_iterations`` primal-dual steps and a
-median filter on the flow before each outer iteration.
+to fine; by default as many levels as keep the coarsest side >= ``min_size`` = 16 px, so
+large displacements are caught at a coarse level), several warps per scale (bicubic
+``grid_sample`` of the second image and its gradient), per warp ``outer_iterations`` x
+``inner_iterations`` primal-dual steps and a median filter on the flow before each outer
+iteration.
 
 Unlike OpenCV it runs a fixed number of iterations (no convergence test), so the inner
 loop never synchronises with the host and a whole batch of pairs advances together on
 the GPU. Intensities are grey levels in [0, 255] as in OpenCV and IPOL, so the default
-``lambda_`` = 0.15 means the same thing.
+``lambda_`` = 0.15 means the same thing. The other defaults (automatic scales, 3 warps,
+2 x 10 iterations per warp) were chosen on validation pairs; see docs/flow.md.
 
 Example:
     >>> import torch
@@ -43,10 +46,10 @@ class TVL1Params:
     tau: float = 0.25  # dual time step (< 0.25 for stability)
     lambda_: float = 0.15  # data-term weight; larger = less smooth
     theta: float = 0.3  # coupling between u and v
-    scales: int = 5
+    scales: int = 0  # pyramid levels; <= 0: automatic, as many as min_size allows
     scale_step: float = 0.8
-    warps: int = 5
-    outer_iterations: int = 4
+    warps: int = 3
+    outer_iterations: int = 2
     inner_iterations: int = 10
     median_filtering: int = 5  # median kernel size; <= 1 disables
     min_size: int = 16  # coarsest level keeps at least this many pixels per side
@@ -138,8 +141,16 @@ def _pixel_grid(h: int, w: int, device: torch.device) -> torch.Tensor:
 
 
 def _pyramid_sizes(h: int, w: int, p: TVL1Params) -> list[tuple[int, int]]:
+    """Level sizes, finest first: ``scales`` levels at most (all if ``scales`` <= 0), each
+    ``scale_step`` times the previous, none with a side below ``min_size``."""
+    if p.scales > 0:
+        max_levels = p.scales
+    elif 0.0 < p.scale_step < 1.0:  # enough levels to reach 1 px; min_size stops earlier
+        max_levels = 1 + math.ceil(math.log(max(h, w, 2)) / -math.log(p.scale_step))
+    else:
+        raise FlowError(f"torch_tvl1: automatic scales need 0 < scale_step < 1, got {p.scale_step}")
     sizes = [(h, w)]
-    for _ in range(p.scales - 1):
+    for _ in range(max_levels - 1):
         nh, nw = round(sizes[-1][0] * p.scale_step), round(sizes[-1][1] * p.scale_step)
         if min(nh, nw) < p.min_size:
             break
