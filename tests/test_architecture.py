@@ -18,7 +18,7 @@ SRC = Path(modist.__file__).parent
 LAYERS: list[set[str]] = [
     {"errors", "atomic", "choices"},
     {"runtime", "schedules", "configs"},
-    {"config"},
+    {"config", "distributed"},
     {"viz"},
     {"data"},
     {"flow", "synth"},

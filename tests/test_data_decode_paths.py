@@ -21,10 +21,10 @@ from modist.data.clips import ClipSource, PairClipDataset, PartnerFrames, collat
 from modist.data.sampling import clip_indices, sample_pair_starts
 from modist.data.timing import StageTimer
 from modist.data.video import VideoReader, read_video
+from modist.distributed import DistEnv
 from modist.errors import ConfigError
 from modist.flow.sources import DeviceFlow, EstimatedFlow
 from modist.training.batches import FlowOnDevice, build_input_pipeline, build_loader
-from modist.training.distributed import DistEnv
 from modist.training.sampler import SeededItems
 
 VIDEOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "videos"

@@ -10,6 +10,7 @@ from modist.demo.report import comparisons, validity
 from modist.demo.run import demo_config, run_demo
 from modist.methods.motion_distill import LossWeights, resolve_weights
 from modist.synth import SynthConfig
+from modist.synth.config import DetectionSynthConfig
 
 TINY = SynthConfig(size=32, num_frames=16, train_per_class=2, test_per_class=1, train_unbiased_per_class=2,
                    actor_scale=1.6, texture_scale=2.0)
@@ -17,14 +18,17 @@ SMALL = ["train.batch_size=8", "model.base_width=4", "model.proj_hidden=32", "me
          "train.threads=0"]
 
 
-def _demo(out, seeds=(0,), methods=DEMO_METHODS):
+TINY_DETECTION = DetectionSynthConfig(train_videos=2, val_videos=1, test_videos=1, seconds=2, size=48)
+
+
+def _demo(out, seeds=(0,), methods=DEMO_METHODS, detection=False):
     return run_demo(out, seeds=seeds, methods=methods, device="cpu", steps=2, overrides=SMALL, progress=False,
-                    synth_config=TINY)
+                    synth_config=TINY, detection=detection, detection_config=TINY_DETECTION)
 
 
 @pytest.mark.slow
 def test_demo_writes_every_arm_the_validity_checks_and_the_paired_difference(tmp_path):
-    runs, report = _demo(tmp_path, seeds=(0, 1))
+    runs, report = _demo(tmp_path, seeds=(0, 1), detection=True)
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["runs"] == runs
     assert {(r["method"], r["split"], r["seed"]) for r in runs} == {
@@ -39,6 +43,13 @@ def test_demo_writes_every_arm_the_validity_checks_and_the_paired_difference(tmp
     assert machine["cpu_cores"] >= 1 and machine["torch_threads"] >= 1 and machine["versions"]["torch"]
     assert data["meta"]["seconds"] > 0
     assert "Validity checks" in report and "paired by seed" in report and "± " in report
+    # Every RGB encoder is scored on the detection benchmark, through modist eval detect's code path.
+    assert {r["method"] for r in runs if "detection_map" in r} == set(DEMO_METHODS) - {"motion_only"}
+    assert all(0 <= r["detection_map"] <= 1 for r in runs if "detection_map" in r)
+    det = json.loads((tmp_path / "rgb_only_seed1" / "eval_detect" / "test_unbiased" / "results.json").read_text())
+    assert det["mAP"] == next(r["detection_map"] for r in runs if r["method"] == "rgb_only" and r["seed"] == 1
+                              and r["split"] == "test_unbiased")
+    assert "Action detection on the synthetic detection benchmark" in report and "detection frame-mAP" in report
     for arm in DEMO_METHODS:
         assert (tmp_path / f"{arm}_seed1" / "encoder.safetensors").is_file()
     # The modist row is the published recipe: visual<->visual plus both cross-modal terms.
@@ -113,3 +124,20 @@ def test_unknown_arm_is_rejected_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="unknown demo method 'mocov9'"):
         run_demo(tmp_path, methods=("mocov9",), progress=False, synth_config=TINY)
     assert not (tmp_path / "data").exists()
+
+
+def test_detection_table_means_over_seeds_and_pairs_modist_with_rgb_only():
+    from modist.demo.report import detection_table
+
+    assert detection_table(_rows({("modist", "test_unbiased", 0): 0.5})) == ""
+    runs = []
+    for seed, (m, r) in enumerate([(0.30, 0.20), (0.32, 0.20), (0.34, 0.23)]):
+        for method, value in (("modist", m), ("rgb_only", r)):
+            runs.append({"method": method, "split": "test_unbiased", "seed": seed, "detection_map": value})
+    runs.append({"method": "motion_only", "split": "test_unbiased", "seed": 0})  # no detection: not a row
+    text = detection_table(runs)
+    # modist: mean 0.32, sample std 0.02; rgb_only: mean 0.21, std 0.0173
+    assert "| modist | 32.0 ± 2.0 | 3 |" in text and "| rgb_only | 21.0 ± 1.7 | 3 |" in text
+    assert "motion_only" not in text
+    # differences 0.10, 0.12, 0.11: mean 0.11, std 0.01, t(2) = 4.303 -> half width 0.0248
+    assert "+11.0 points (95 % CI [+8.5, +13.5])" in text

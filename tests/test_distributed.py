@@ -137,8 +137,8 @@ def test_two_ranks_match_one_process_and_keep_identical_queues(tiny_synth, tmp_p
 
 
 def test_launch_environment_is_read_as_torchrun_sets_it():
+    from modist.distributed import DistEnv, dist_env_from
     from modist.errors import ConfigError
-    from modist.training.distributed import DistEnv, dist_env_from
 
     assert dist_env_from({}) == DistEnv()
     env = dist_env_from({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})

@@ -38,9 +38,9 @@ from modist.configs import recipe_path
 from modist.data.records import VideoDataset, VideoRecord
 from modist.data.timing import StageTimer, stage
 from modist.data.video import VIDEO_EXTENSIONS
+from modist.distributed import DistEnv
 from modist.errors import DataError
 from modist.training.batches import FlowOnDevice, build_input_pipeline, build_loader, load_dataset
-from modist.training.distributed import DistEnv
 
 #: The Kinetics-400 clips of the shared data (340x256, 30 fps, ~10 s, keyframes 4-8 s apart).
 KINETICS_CLIPS = ("R6llTwEh07w.mp4", "SOX5yA1l24A.mp4", "WUzgd7C1pWA.mp4")

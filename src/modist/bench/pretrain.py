@@ -34,12 +34,12 @@ import torch
 
 from modist.config import load_config
 from modist.configs import recipe_path
+from modist.distributed import DistEnv
 from modist.errors import ConfigError
 from modist.methods.base import Batch
 from modist.runtime import resolve_device
 from modist.training.batches import build_batch_stream, load_dataset
 from modist.training.build import build_training_method
-from modist.training.distributed import DistEnv
 from modist.training.rng import seed_everything
 from modist.training.step import compile_networks
 from modist.training.trainer import TrainingState

@@ -32,12 +32,13 @@ def add_parsers(sub) -> None:
     q.add_argument("--checkpoint", required=True, help="run directory or encoder.safetensors")
     q.add_argument("--dataset", required=True, help="ava:ROOT or synth-det:DIR (see docs/detection.md)")
     q.add_argument("--finetune", action="store_true", help="train the backbone too (default: frozen backbone)")
-    q.add_argument("--dilate-last-stage", action="store_true",
-                   help="last stage at spatial stride 1 with dilation 2 (SlowFast's AVA backbone; same weights)")
+    q.add_argument("--dilate-last-stage", action=argparse.BooleanOptionalAction, default=True,
+                   help="last stage at spatial stride 1 with dilation 2 (SlowFast's AVA backbone; same weights; "
+                        "default on)")
     q.add_argument("--train-split", default="train")
     q.add_argument("--test-split", default="val")
     q.add_argument("--epochs", type=int, default=10, help="passes over the training keyframes (default 10)")
-    q.add_argument("--lr", type=float, default=0.01, help="peak SGD learning rate (default 0.01)")
+    q.add_argument("--lr", type=float, default=0.1, help="peak SGD learning rate (default 0.1)")
     q.add_argument("--batch-size", type=int, default=8, help="keyframes per step (default 8)")
     q.add_argument("--proposal-threshold", type=float, default=0.8,
                    help="test on proposals scoring at least this (default 0.8, the SlowFast AVA setting)")
@@ -47,7 +48,9 @@ def add_parsers(sub) -> None:
                         "files from a trusted source")
     q.add_argument("--clip-frames", type=int, help="frames per clip (default: the encoder's)")
     q.add_argument("--stride", type=int, help="frame stride within a clip (default: the encoder's)")
-    q.add_argument("--crop-size", type=int, help="frame side the clip is resized to (default: the encoder's)")
+    q.add_argument("--input-size", type=int,
+                   help="frame side each clip is resized to (default: a synth-det benchmark's own frame size, "
+                        "else the encoder's crop size)")
     q.add_argument("--max-steps", type=int, help="stop after this many steps (smoke tests)")
     q.add_argument("--out", help="output folder (default: <run dir>/eval_detect)")
     q.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
@@ -84,24 +87,24 @@ def run_detect(args: argparse.Namespace) -> int:
     from modist.evaluation.encoder import load_eval_encoder
     from modist.runtime import resolve_device
 
-    for key in ("epochs", "batch_size", "clip_frames", "stride", "crop_size", "max_steps"):
+    resolve_device(args.device, flag="--device")  # a bad --device fails here, before any work
+    for key in ("epochs", "batch_size", "clip_frames", "stride", "input_size", "max_steps"):
         value = getattr(args, key)
         if value is not None and value < 1:
             raise ConfigError(f"--{key.replace('_', '-')} must be >= 1, got {value}")
     if not 0 <= args.proposal_threshold <= 1:
         raise ConfigError(f"--proposal-threshold must be in [0, 1], got {args.proposal_threshold}")
     torch.manual_seed(args.seed)
-    enc = load_eval_encoder(args.checkpoint).with_overrides(clip_frames=args.clip_frames, stride=args.stride,
-                                                            crop_size=args.crop_size)
+    enc = load_eval_encoder(args.checkpoint).with_overrides(clip_frames=args.clip_frames, stride=args.stride)
     ckpt = Path(args.checkpoint)
     out = Path(args.out) if args.out else (ckpt if ckpt.is_dir() else ckpt.parent) / "eval_detect"
     recipe = DetectRecipe(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, finetune=args.finetune,
                           proposal_threshold=args.proposal_threshold, dilate=args.dilate_last_stage,
-                          max_steps=args.max_steps, seed=args.seed)
+                          max_steps=args.max_steps, seed=args.seed, input_size=args.input_size)
     result = run_detection(enc, args.dataset, recipe, out=out, train_split=args.train_split,
                            test_split=args.test_split, proposals=args.proposals,
                            allow_pickle=args.allow_pickle_proposals,
-                           device=resolve_device(args.device, flag="--device"))
+                           device=args.device)
     print(result.table())
     print(f"{'finetuned' if args.finetune else 'frozen-backbone'} detection: frame-mAP@0.5 "
           f"{100 * result.mean_ap:.2f}; results in {out}")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 
-from modist.synth.config import SynthConfig
+from modist.synth.config import DetectionSynthConfig, SynthConfig
 
 _DEFAULTS = SynthConfig()
+_DET = DetectionSynthConfig()
 # (option, SynthConfig field, type, help); each defaults to --like's value, else SynthConfig's.
 _FIELDS = (
     ("--size", "size", int, "frame height = width in px"),
@@ -46,11 +47,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-pan", action="store_true", help="no camera pan (default: pan with probability 0.5)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
     parser.add_argument("--task", choices=("classification", "detection"), default="classification",
-                        help="detection: 2-3 actors per video with their own motion classes, written in the AVA "
-                             "file formats (see docs/detection.md); uses --size, --fps, --seed and the next three")
-    parser.add_argument("--train-videos", type=int, default=24, help="detection: training videos (default 24)")
-    parser.add_argument("--val-videos", type=int, default=8, help="detection: validation videos (default 8)")
-    parser.add_argument("--seconds", type=int, default=5, help="detection: seconds per video (default 5)")
+                        help="detection: 2-3 actors per video, each with its own motion classes, written in the AVA "
+                             "file formats (see docs/detection.md); takes --size, --fps, --scene-bias, --distractors, "
+                             "--actor-scale, --texture-scale, --crf, --no-pan, --seed and the options below")
+    parser.add_argument("--train-videos", type=int, help=f"detection: training videos (default {_DET.train_videos})")
+    parser.add_argument("--val-videos", type=int,
+                        help=f"detection: validation videos, for choosing settings (default {_DET.val_videos})")
+    parser.add_argument("--test-videos", type=int,
+                        help=f"detection: videos in each of test_biased and test_unbiased (default {_DET.test_videos})")
+    parser.add_argument("--seconds", type=int, help=f"detection: seconds per video (default {_DET.seconds})")
+    parser.add_argument("--multi-label", type=float,
+                        help=f"detection: probability that an actor carries two actions (default {_DET.multi_label})")
     parser.set_defaults(func=run)
 
 
@@ -100,15 +107,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_detection(args: argparse.Namespace) -> int:
-    from modist.errors import ConfigError
-    from modist.synth.detection import DetectionSynthConfig, generate_detection
+    from modist.synth.detection import generate_detection, with_overrides
 
-    for key, low in (("train_videos", 1), ("val_videos", 1), ("seconds", 2)):
-        if getattr(args, key) < low:
-            raise ConfigError(f"synth: --{key.replace('_', '-')} must be >= {low}, got {getattr(args, key)}")
-    cfg = DetectionSynthConfig(train_videos=args.train_videos, val_videos=args.val_videos, seconds=args.seconds,
-                               fps=args.fps or 8, size=args.size or 64, seed=args.seed)
-    out = generate_detection(args.out, cfg)
-    print(f"wrote {cfg.train_videos} training and {cfg.val_videos} validation videos in the AVA layout to {out}; "
-          f"evaluate with: modist eval detect --checkpoint RUN --dataset synth-det:{out}")
+    cfg = with_overrides(_DET, train_videos=args.train_videos, val_videos=args.val_videos, test_videos=args.test_videos,
+                         seconds=args.seconds, multi_label=args.multi_label, fps=args.fps, size=args.size,
+                         scene_bias=args.scene_bias, num_distractors=args.num_distractors,
+                         actor_scale=args.actor_scale, texture_scale=args.texture_scale, crf=args.crf, seed=args.seed,
+                         camera_pan_prob=0.0 if args.no_pan else None)
+    out = generate_detection(args.out, cfg, progress=True)
+    print(f"wrote {cfg.train_videos} training, {cfg.val_videos} validation and 2 x {cfg.test_videos} test videos "
+          f"(test_biased, test_unbiased) in the AVA layout to {out}; evaluate with: "
+          f"modist eval detect --checkpoint RUN --dataset synth-det:{out} --test-split test_unbiased")
     return 0

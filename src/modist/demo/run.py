@@ -14,6 +14,7 @@ from modist.demo import ARMS, DEMO_METHODS, TEST_SPLITS
 from modist.demo.report import write_results
 from modist.errors import ConfigError
 from modist.synth import CLASS_NAMES, SynthConfig, generate
+from modist.synth.config import DetectionSynthConfig
 from modist.training.trainer import pretrain
 
 
@@ -32,6 +33,11 @@ QUICK = DemoBudget(steps=60, train_per_class=10, test_per_class=5)
 # quarter of the videos: at these settings labels teach the RGB pathway the motion classes
 # within the budget, and the motion pathway carries them (the validity checks; docs/demo.md).
 DEMO_SYNTH = SynthConfig(size=32, num_frames=16, actor_scale=1.6, texture_scale=2.0, camera_pan_prob=0.25)
+
+# The detection benchmark of ``modist demo --detection``: its defaults draw the demo benchmark's
+# actors at the same pixel scale, 2-3 to a 96-px frame (docs/detection.md).
+DEMO_DETECTION = DetectionSynthConfig()
+QUICK_DETECTION = DetectionSynthConfig(train_videos=8, val_videos=2, test_videos=4, seconds=3)
 
 QUICK_NOTE = ("--quick is a pipeline check: its data and training are far too small for its numbers "
               "to mean anything")
@@ -94,6 +100,22 @@ def saliency_run(run_dir: Path, data_dir: Path, *, device: str) -> dict[str, flo
             "pointing_hit": float(sum(result.pointing) / len(result.pointing))}
 
 
+def detection_run(run_dir: Path, det_dir: Path, *, device: str) -> dict[str, float] | None:
+    """Frame-mAP@0.5 of a frozen-backbone RoI head per test split, as ``modist eval detect --checkpoint RUN
+    --dataset synth-det:DIR --test-split SPLIT`` computes it with its defaults; None for a non-RGB encoder."""
+    from modist.evaluation.detection import DetectRecipe, run_detection
+    from modist.evaluation.encoder import load_eval_encoder
+
+    if load_eval_encoder(run_dir).modality != "rgb":
+        return None
+    out = {}
+    for split in TEST_SPLITS:
+        result = run_detection(load_eval_encoder(run_dir), f"synth-det:{det_dir}", DetectRecipe(),
+                               out=run_dir / "eval_detect" / split, test_split=split, device=device)
+        out[split] = result.mean_ap
+    return out
+
+
 def run_demo(
     out_dir: str | Path = "demo_out",
     *,
@@ -105,10 +127,14 @@ def run_demo(
     overrides: list[str] | None = None,
     progress: bool = True,
     synth_config: SynthConfig | None = None,
+    detection: bool = False,
+    detection_config: DetectionSynthConfig | None = None,
 ) -> tuple[list[dict], str]:
     """Run the demo; returns (rows of results.json, markdown report).
 
-    ``synth_config`` replaces the benchmark implied by ``quick`` (used by tests).
+    ``synth_config`` replaces the benchmark implied by ``quick`` (used by tests). With ``detection``,
+    every RGB encoder is also scored on the synthetic detection benchmark (``detection_config``,
+    else the one implied by ``quick``) in ``out_dir/data_det``.
     """
     out_dir = Path(out_dir)
     data_dir = out_dir / "data"
@@ -122,6 +148,11 @@ def run_demo(
     started = time.perf_counter()
     synth_cfg = synth_config or demo_synth_config(budget)
     generate(data_dir, synth_cfg, seed=seeds[0], progress=progress)
+    det_dir, det_cfg = out_dir / "data_det", detection_config or (QUICK_DETECTION if quick else DEMO_DETECTION)
+    if detection:
+        from modist.synth.detection import generate_detection
+
+        generate_detection(det_dir, det_cfg, progress=progress)
     runs: list[dict] = []
     timings: dict[str, float] = {}
     for seed in seeds:
@@ -134,23 +165,29 @@ def run_demo(
             first, last = result.loss_drop()
             evals = evaluate_run(result.out_dir, data_dir, device=device, progress=progress)
             saliency = saliency_run(result.out_dir, data_dir, device=device)
+            det = detection_run(result.out_dir, det_dir, device=device) if detection else None
             timings[f"{arm}/{seed}"] = round(time.perf_counter() - t0, 1)
             for split in TEST_SPLITS:
                 ev = evals[split]
                 runs.append({"method": arm, "split": split, "linear_top1": ev["linear_top1"],
                              "knn_top1": ev["knn_top1"], "seed": seed, "steps": steps, "train_split": cfg.data.split,
                              "loss_first": first, "loss_last": last, "num_videos": ev["num_videos"],
-                             **(saliency if split == "test_unbiased" else {})})
+                             **(saliency if split == "test_unbiased" else {}),
+                             **({"detection_map": det[split]} if det else {})})
             msg = ", ".join(f"{s} linear {100 * evals[s]['linear_top1']:.1f} kNN {100 * evals[s]['knn_top1']:.1f}"
                             for s in TEST_SPLITS)
             if saliency["foreground_lift"] is not None:
                 msg += (f"; saliency lift {saliency['foreground_lift']:.2f}, "
                         f"pointing {100 * saliency['pointing_hit']:.1f}%")
+            if det:
+                msg += "; detection frame-mAP " + ", ".join(f"{s} {100 * det[s]:.1f}" for s in TEST_SPLITS)
             print(f"{arm} seed {seed}: loss {first:.3f} -> {last:.3f} (mean of the first and last 20 steps); "
                   f"{msg} ({timings[f'{arm}/{seed}']:.0f} s)", flush=True)
     meta = {"quick": quick, "steps": steps, "seeds": list(seeds), "seconds": round(time.perf_counter() - started, 1),
             "per_run_seconds": timings, "chance": 1 / len(CLASS_NAMES), "synth": synth_cfg.to_dict(),
             "synth_seed": seeds[0], "evaluation": "modist eval linear / knn defaults (10 temporal views)",
+            **({"detection": {"synth": det_cfg.__dict__, "evaluation": "modist eval detect defaults (frozen backbone)"}}
+               if detection else {}),
             **({"note": QUICK_NOTE} if quick else {})}
     report = write_results(out_dir, runs, meta)
     return runs, report

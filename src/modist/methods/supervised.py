@@ -23,6 +23,7 @@ class Supervised(Method):
         super().__init__()
         self.model = VideoClassifier(backbone, num_classes, dropout=dropout)
         self.spec = spec
+        self.register_load_state_dict_pre_hook(_read_earlier_layout)
 
     def query_networks(self) -> dict[str, nn.Module]:
         return {"model": self.model}
@@ -41,6 +42,16 @@ class Supervised(Method):
 
     def export_spec(self) -> EncoderSpec:
         return self.spec
+
+
+def _read_earlier_layout(module, state_dict, prefix, *args) -> None:
+    """Training checkpoints written before the classifier became a ``VideoClassifier`` named their
+    weights ``backbone.*`` and ``classifier.1.*`` (after a dropout); the parameters are the same, in
+    the same order, so those checkpoints resume under today's names."""
+    for key in [k for k in state_dict if k.startswith(prefix + "backbone.") or k.startswith(prefix + "classifier.1.")]:
+        rest = key[len(prefix):]
+        new = "model." + rest if rest.startswith("backbone.") else "model.fc." + rest.removeprefix("classifier.1.")
+        state_dict[prefix + new] = state_dict.pop(key)
 
 
 def build_supervised(cfg: PretrainConfig, *, motion_channels: int = 0, num_classes: int = 0) -> Supervised:

@@ -1,4 +1,4 @@
-"""Settings of the synthetic motion benchmark.
+"""Settings of the synthetic benchmarks: motion classification and action detection.
 
 Example:
     >>> cfg = SynthConfig(train_per_class=2, test_per_class=1)
@@ -80,3 +80,58 @@ def _check_float(cfg: SynthConfig, key: str, low: float, high: float) -> None:
     value = getattr(cfg, key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         raise ConfigError(f"synth: {key} must be a number in [{low}, {high}], got {value!r}")
+
+
+@dataclass(frozen=True)
+class DetectionSynthConfig:
+    """What to generate. Lengths follow the classification benchmark: ``unit`` is the pixel scale
+    relative to its 64 px frame; the defaults reproduce the demo benchmark's actors (32 px frames:
+    unit 0.5, actors 1.6x, textures 2x) in a larger frame that holds several of them."""
+
+    train_videos: int = 160
+    val_videos: int = 40
+    test_videos: int = 80  # for each of test_biased and test_unbiased
+    seconds: int = 4  # keyframes at seconds 1 .. seconds-1
+    fps: int = 16
+    size: int = 96
+    unit: float = 0.5
+    actor_scale: float = 1.6
+    texture_scale: float = 2.0
+    min_actors: int = 2
+    max_actors: int = 3
+    multi_label: float = 0.3  # probability that an actor combines a path and an in-place motion
+    scene_bias: float = 0.9
+    num_distractors: int = 2
+    camera_pan_prob: float = 0.25
+    false_positives: float = 1.0  # mean false-positive proposals per keyframe
+    miss: float = 0.05  # probability that an actor has no proposal on a keyframe
+    crf: int = 18
+    seed: int = 0
+
+    def validate(self) -> DetectionSynthConfig:
+        """Return self, or raise ConfigError naming the offending key."""
+        for key, low, high in (("train_videos", 0, 10**6), ("val_videos", 0, 10**6), ("test_videos", 0, 10**6),
+                               ("seconds", 2, 3600), ("fps", 2, 240), ("size", 32, 1024), ("min_actors", 1, 6),
+                               ("max_actors", 1, 6), ("num_distractors", 0, 100), ("crf", 0, 51)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"synth detection: {key} must be an integer in [{low}, {high}], got {value!r}")
+        for key, low, high in (("unit", 0.1, 4.0), ("actor_scale", 0.25, 4.0), ("texture_scale", 0.25, 4.0),
+                               ("multi_label", 0.0, 1.0), ("scene_bias", 0.0, 1.0), ("camera_pan_prob", 0.0, 1.0),
+                               ("false_positives", 0.0, 20.0), ("miss", 0.0, 1.0)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ConfigError(f"synth detection: {key} must be a number in [{low}, {high}], got {value!r}")
+        if self.min_actors > self.max_actors:
+            raise ConfigError(f"synth detection: min_actors ({self.min_actors}) > max_actors ({self.max_actors})")
+        if self.train_videos + self.val_videos + self.test_videos == 0:
+            raise ConfigError("synth detection: no videos to generate (train, val and test counts are all 0)")
+        return self
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DetectionSynthConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"synth detection: unknown config key {unknown[0]!r}")
+        return cls(**data).validate()

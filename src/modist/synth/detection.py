@@ -1,20 +1,33 @@
 """A synthetic action-detection benchmark in the AVA file formats (``modist synth --task detection``).
 
-Each video shows 2-3 actors, textured rectangles on a textured background, each moving with its
-own motion class for the whole video (appearance is random, so only motion tells the class).
-Keyframes are at 1 fps; their person boxes, one action each, are written exactly as AVA v2.2's
-annotation CSVs, with the label map, an excluded-timestamps CSV (one excluded keyframe per test
-video) and proposals CSVs: each actor's box jittered with a high score (missed with probability
-``miss``), plus false positives with scores spread across the usual 0.8 threshold. The folder is
-a valid ``ava:`` root as well as ``synth-det:``.
+Every video holds 2-3 *actors* drawn exactly as the classification benchmark draws its one actor
+(:mod:`modist.synth.scene`: textured sprites on a background family, small distractor shapes
+wandering about, camera pan in some videos), at the same pixel scale as the demo's benchmark, so
+an encoder pretrained there sees familiar actors. Each actor moves with its own motion class from
+:data:`modist.synth.classes.CLASS_NAMES` for the whole video; with probability ``multi_label`` it
+combines a path (translate, oscillate, circle) with an in-place motion (rotate, zoom) and its box
+carries both labels, as an AVA box carries a pose and an interaction. Appearance is drawn the same
+way for every class, so only motion tells an actor's actions.
 
-Timestamps follow the 15-minute-clip convention: timestamp ``900 + s`` is second ``s`` of the file.
+The **scene-bias knob and splits** follow the classification benchmark: in ``train``, ``val`` and
+``test_biased`` the background family is the first actor's first class's own with probability
+``scene_bias``; in ``test_unbiased`` it is uniform. ``val`` (drawn like ``train``) is for choosing
+settings; the test splits are for reporting.
+
+Keyframes are at 1 fps (timestamps ``900 + s`` for second ``s`` of the file: the 15-minute-clip
+convention), from second 1 to ``seconds - 1``, so a clip centred on any keyframe lies inside the
+video. Each keyframe's boxes (the tight box of the actor's full sprite, occluded or not) are written
+as AVA v2.2's annotation CSVs, with the label map, an excluded-timestamps CSV (each test video's last
+keyframe) and proposals CSVs: each actor's box jittered with a high score (missed with probability
+``miss``), plus false positives with scores spread across the usual 0.8 threshold. The folder is a
+valid ``ava:`` root as well as ``synth-det:``.
 
 Example:
     >>> import tempfile
-    >>> out = generate_detection(tempfile.mkdtemp(), DetectionSynthConfig(train_videos=1, val_videos=1, seconds=3))
-    >>> len(sorted(p.name for p in (out / "annotations").iterdir())), len(list((out / "videos_15min").iterdir()))
-    (7, 2)
+    >>> cfg = DetectionSynthConfig(train_videos=1, val_videos=1, test_videos=1, seconds=2, size=48)
+    >>> out = generate_detection(tempfile.mkdtemp(), cfg)
+    >>> len(list((out / "annotations").iterdir())), len(list((out / "videos_15min").iterdir()))
+    (13, 4)
 """
 
 from __future__ import annotations
@@ -22,65 +35,142 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from modist.atomic import atomic_path, write_json
 from modist.data.adapters.ava import CLIP_OFFSET_SEC, write_label_map
 from modist.data.video_write import write_video
+from modist.synth.classes import CLASS_NAMES, Motion, sample_motion
+from modist.synth.config import DetectionSynthConfig
+from modist.synth.scene import (
+    ACTOR_SIZE,
+    apparent_vertices,
+    draw_scenery,
+    draw_sprite,
+    fit_in_frame,
+    make_sprite,
+    plan_distractors,
+    plan_pan,
+)
+from modist.synth.shapes import actor_outline
+from modist.synth.textures import BACKGROUND_NAMES, render_background
 
-#: action id -> (name, velocity (dx, dy) in px per frame at 64 px; "wave" oscillates sideways)
-ACTIONS = {1: ("walk right", (1.0, 0.0)), 2: ("walk left", (-1.0, 0.0)), 3: ("climb up", (0.0, -1.0)),
-           4: ("fall down", (0.0, 1.0)), 5: ("stand still", (0.0, 0.0)), 6: ("wave", (0.0, 0.0))}
+#: AVA-style action ids (1-based) -> names: the classification benchmark's motion classes.
+ACTIONS: dict[int, str] = {i + 1: name for i, name in enumerate(CLASS_NAMES)}
+#: Classes that move the actor along a path, and classes that change it in place; a two-label
+#: actor takes one of each (its offset from the first, its angle or scale from the second).
+PATH_CLASSES = ("translate_right", "translate_left", "translate_up", "translate_down", "oscillate", "circle")
+IN_PLACE_CLASSES = ("rotate_cw", "rotate_ccw", "zoom_in", "zoom_out")
+SPLITS = ("train", "val", "test_biased", "test_unbiased")
+UNBIASED_SPLITS = ("test_unbiased",)
+GENERATOR_VERSION = 2
+INFO_NAME = "synth_det.json"
+MAX_OVERLAP_IOU = 0.25  # placements are redrawn until no two actors' boxes overlap more than this
+_PLACEMENT_TRIES = 40
 
 
-@dataclass
-class DetectionSynthConfig:
-    train_videos: int = 24
-    val_videos: int = 8
-    seconds: int = 5  # keyframes at 1 .. seconds-1
-    fps: int = 8
-    size: int = 64
-    min_actors: int = 2
-    max_actors: int = 3
-    false_positives: float = 1.0  # mean false-positive proposals per keyframe
-    miss: float = 0.05
-    seed: int = 0
+@dataclass(frozen=True)
+class Actor:
+    """One actor of a video: its action ids and its box per frame (normalised x1, y1, x2, y2)."""
+
+    actions: tuple[int, ...]
+    boxes: np.ndarray  # float [T, 4]
 
 
-def _texture(rng: np.random.Generator, h: int, w: int, period: int) -> np.ndarray:
-    small = rng.integers(0, 256, (max(1, h // period) + 1, max(1, w // period) + 1, 3), dtype=np.uint8)
-    return np.repeat(np.repeat(small, period, 0), period, 1)[:h, :w]
+def split_counts(cfg: DetectionSynthConfig) -> dict[str, int]:
+    return {"train": cfg.train_videos, "val": cfg.val_videos, "test_biased": cfg.test_videos,
+            "test_unbiased": cfg.test_videos}
 
 
-def _video(rng: np.random.Generator, cfg: DetectionSynthConfig) -> tuple[np.ndarray, list[dict]]:
-    n_frames, s = cfg.seconds * cfg.fps, cfg.size
-    scale = s / 64
-    frames = np.repeat(_texture(rng, s, s, max(2, int(8 * scale)))[None] // 2 + 40, n_frames, axis=0)
-    actors = []
-    n = int(rng.integers(cfg.min_actors, cfg.max_actors + 1))
-    classes = rng.choice(sorted(ACTIONS), size=n, replace=n > len(ACTIONS))
-    for cls in classes:
-        w, h = int(rng.integers(10, 15) * scale), int(rng.integers(16, 22) * scale)
-        vx, vy = (v * scale for v in ACTIONS[int(cls)][1])
-        span_x, span_y = abs(vx) * (n_frames - 1), abs(vy) * (n_frames - 1)
-        x0 = rng.uniform(0, max(s - w - span_x, 1)) + (span_x if vx < 0 else 0)
-        y0 = rng.uniform(0, max(s - h - span_y, 1)) + (span_y if vy < 0 else 0)
-        t = np.arange(n_frames)
-        xs, ys = x0 + vx * t, y0 + vy * t
-        if int(cls) == 6:
-            amp = 3 * scale
-            xs = np.clip(x0 + amp * np.sin(2 * np.pi * t / cfg.fps * 2), 0, s - w)
-        xs, ys = np.clip(xs, 0, s - w), np.clip(ys, 0, s - h)
-        patch = _texture(rng, h, w, max(2, int(3 * scale)))
-        for f in range(n_frames):
-            x, y = int(round(xs[f])), int(round(ys[f]))
-            frames[f, y:y + h, x:x + w] = patch
-        boxes = np.stack([xs.round(), ys.round(), xs.round() + w, ys.round() + h], axis=1) / s
-        actors.append({"action": int(cls), "boxes": boxes})
-    return frames, actors
+def video_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The generator that decides everything about video ``index`` of ``split`` (so any video can be
+    regenerated alone, and a split's videos do not change when another split's count does)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 17, SPLITS.index(split), index]))
+
+
+def draw_actions(rng: np.random.Generator, multi_label: float) -> tuple[str, ...]:
+    """One class uniformly, or with probability ``multi_label`` a path class plus an in-place class."""
+    if rng.random() < multi_label:
+        return (str(rng.choice(PATH_CLASSES)), str(rng.choice(IN_PLACE_CLASSES)))
+    return (CLASS_NAMES[int(rng.integers(len(CLASS_NAMES)))],)
+
+
+def combined_motion(names: tuple[str, ...], rng: np.random.Generator, frames: int, unit: float) -> Motion:
+    """The actor's pose over time: each class contributes what it moves (offset, angle or scale)."""
+    motions = {name: sample_motion(CLASS_NAMES.index(name), rng, frames, unit) for name in names}
+    offset, angle, scale = np.zeros((frames, 2)), None, np.ones(frames)
+    for name, m in motions.items():
+        if name in PATH_CLASSES:
+            offset = m.offset
+        if name in ("rotate_cw", "rotate_ccw") or angle is None:
+            angle = m.angle
+        if name in ("zoom_in", "zoom_out"):
+            scale = m.scale
+    return Motion(offset, angle, scale)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU per row of two [T, 4] box arrays."""
+    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    inter = w * h
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
+
+
+def render_detection_video(cfg: DetectionSynthConfig, split: str, rng: np.random.Generator
+                           ) -> tuple[np.ndarray, list[Actor], int]:
+    """Frames uint8 [T, S, S, 3], the actors (boxes from their drawn sprites) and the background family."""
+    size, frames, unit = cfg.size, cfg.seconds * cfg.fps, cfg.unit
+    pan_rng, scene_rng, actor_rng, distractor_rng = rng.spawn(4)
+
+    n = int(actor_rng.integers(cfg.min_actors, cfg.max_actors + 1))
+    actions = [draw_actions(actor_rng, cfg.multi_label) for _ in range(n)]
+    first_class = CLASS_NAMES.index(actions[0][0])
+    biased, uniform = scene_rng.random() < cfg.scene_bias, int(scene_rng.integers(len(BACKGROUND_NAMES)))
+    family = first_class % len(BACKGROUND_NAMES) if biased and split not in UNBIASED_SPLITS else uniform
+
+    pan, margin = plan_pan(pan_rng, cfg.camera_pan_prob, frames, unit)
+    scenery = render_background(family, size + 2 * margin, size + 2 * margin, scene_rng, unit)
+
+    # Plan every actor, redrawing placements until their boxes do not overlap much.
+    plans, planned_boxes = [], []
+    for names in actions:
+        outline = actor_outline(actor_rng, actor_rng.uniform(*ACTOR_SIZE) * unit * cfg.actor_scale)
+        sprite = make_sprite(outline, actor_rng, unit * cfg.texture_scale)
+        motion, actor_pan = fit_in_frame(outline, combined_motion(names, actor_rng, frames, unit), pan, size)
+        path = apparent_vertices(outline, motion, actor_pan)
+        low, high = 1.0 - path.min(axis=(0, 1)), size - 2.0 - path.max(axis=(0, 1))
+        best = None
+        for _ in range(_PLACEMENT_TRIES):
+            start = actor_rng.uniform(low, np.maximum(low, high))
+            box = np.concatenate([(path + start).min(axis=1), (path + start).max(axis=1)], axis=1)
+            worst = max((float(_iou(box, other).max()) for other in planned_boxes), default=0.0)
+            if best is None or worst < best[0]:
+                best = (worst, start, box)
+            if worst <= MAX_OVERLAP_IOU:
+                break
+        _, start, box = best
+        planned_boxes.append(box)
+        plans.append((sprite, start + motion.offset + actor_pan, motion.angle, motion.scale))
+
+    distractors = plan_distractors(distractor_rng, cfg.num_distractors, pan, size, unit)
+    video = np.empty((frames, size, size, 3), np.uint8)
+    boxes = np.zeros((n, frames, 4))
+    for i in range(frames):
+        frame = draw_scenery(scenery, pan[i], distractors, i, size)
+        for a, (sprite, centre, angle, scale) in enumerate(plans):
+            ys, xs = np.nonzero(draw_sprite(frame, sprite, centre[i], angle[i], scale[i]))
+            if len(xs):  # the tight box of the whole sprite, whether or not another actor hides part of it
+                boxes[a, i] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        video[i] = frame
+    actors = [Actor(tuple(CLASS_NAMES.index(c) + 1 for c in names), boxes[a] / size)
+              for a, names in enumerate(actions)]
+    return video, actors, family
 
 
 def _write_csv(path: Path, rows: list[list]) -> None:
@@ -88,45 +178,79 @@ def _write_csv(path: Path, rows: list[list]) -> None:
         csv.writer(f).writerows(rows)
 
 
-def generate_detection(out: str | os.PathLike, cfg: DetectionSynthConfig | None = None) -> Path:
-    """Write the benchmark under ``out`` (see the module docstring); returns ``out``."""
-    cfg = cfg or DetectionSynthConfig()
+def _fmt(box: np.ndarray) -> list[str]:
+    return [f"{c:.4f}" for c in box]
+
+
+def generate_detection(out: str | os.PathLike, cfg: DetectionSynthConfig | None = None, *,
+                       progress: bool = False) -> Path:
+    """Write the benchmark under ``out`` (see the module docstring); returns ``out``.
+
+    A folder already holding this exact benchmark (same settings, same generator) is reused as is.
+    """
+    cfg = (cfg or DetectionSynthConfig()).validate()
     out = Path(out)
+    info = {"generator_version": GENERATOR_VERSION, "config": asdict(cfg), "actions": ACTIONS,
+            "splits": split_counts(cfg)}
+    if _is_complete(out, info):
+        return out
     ann, videos = out / "annotations", out / "videos_15min"
     ann.mkdir(parents=True, exist_ok=True)
     videos.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(cfg.seed)
-    write_label_map(ann / "ava_action_list_v2.2_for_activitynet_2019.pbtxt", {k: v[0] for k, v in ACTIONS.items()})
-    for split, count in (("train", cfg.train_videos), ("val", cfg.val_videos)):
+    (out / INFO_NAME).unlink(missing_ok=True)  # written last: its presence marks a complete benchmark
+    write_label_map(ann / "ava_action_list_v2.2_for_activitynet_2019.pbtxt", ACTIONS)
+    bar = tqdm(total=sum(split_counts(cfg).values()), desc="synth detection", unit="video", disable=not progress)
+    for split, count in split_counts(cfg).items():
         gt, props, excluded = [], [], []
         for v in range(count):
             vid = f"{split}{v:04d}"
-            frames, actors = _video(rng, cfg)
-            write_video(videos / f"{vid}.mp4", frames, fps=cfg.fps)
+            rng = video_rng(cfg.seed, split, v)
+            frames, actors, _ = render_detection_video(cfg, split, rng)
+            write_video(videos / f"{vid}.mp4", frames, fps=cfg.fps, crf=cfg.crf)
+            prop_rng = rng.spawn(1)[0]
             for sec in range(1, cfg.seconds):
                 ts, f = f"{CLIP_OFFSET_SEC + sec:04d}", sec * cfg.fps
                 for pid, actor in enumerate(actors):
-                    box = actor["boxes"][f]
-                    gt.append([vid, ts, *(f"{c:.3f}" for c in box), actor["action"], pid])
-                    if rng.random() >= cfg.miss:
+                    box = actor.boxes[f]
+                    gt.extend([vid, ts, *_fmt(box), action, pid] for action in actor.actions)
+                    if prop_rng.random() >= cfg.miss:
                         wh = np.tile(box[2:] - box[:2], 2)
-                        jit = np.clip(box + rng.uniform(-0.05, 0.05, 4) * wh, 0, 1)
-                        props.append([vid, ts, *(f"{c:.3f}" for c in jit), "", f"{rng.uniform(0.85, 1.0):.4f}"])
-                for _ in range(rng.poisson(cfg.false_positives)):
-                    x, y = rng.uniform(0, 0.75, 2)
-                    fp = [x, y, x + rng.uniform(0.15, 0.25), y + rng.uniform(0.2, 0.3)]
-                    props.append([vid, ts, *(f"{c:.3f}" for c in fp), "", f"{rng.uniform(0.5, 0.95):.4f}"])
-            if split == "val" and cfg.seconds > 2:
+                        jit = np.clip(box + prop_rng.uniform(-0.05, 0.05, 4) * wh, 0, 1)
+                        props.append([vid, ts, *_fmt(jit), "", f"{prop_rng.uniform(0.85, 1.0):.4f}"])
+                for _ in range(prop_rng.poisson(cfg.false_positives)):
+                    side = prop_rng.uniform(0.1, 0.25, 2)
+                    x, y = prop_rng.uniform(0, 1 - side)
+                    fp = np.array([x, y, x + side[0], y + side[1]])
+                    props.append([vid, ts, *_fmt(fp), "", f"{prop_rng.uniform(0.5, 0.95):.4f}"])
+            if split.startswith("test") and cfg.seconds > 2:
                 excluded.append([vid, f"{CLIP_OFFSET_SEC + cfg.seconds - 1:04d}"])
-        _write_csv(ann / f"ava_{split}_v2.2.csv", gt)
-        _write_csv(ann / f"ava_{split}_predicted_boxes.csv", props)
-        _write_csv(ann / f"ava_{split}_excluded_timestamps_v2.2.csv", excluded)
-    write_json(out / "synth_det.json", {"config": asdict(cfg), "actions": {k: v[0] for k, v in ACTIONS.items()}})
+            bar.update()
+        if count:
+            _write_csv(ann / f"ava_{split}_v2.2.csv", gt)
+            _write_csv(ann / f"ava_{split}_predicted_boxes.csv", props)
+            _write_csv(ann / f"ava_{split}_excluded_timestamps_v2.2.csv", excluded)
+    bar.close()
+    write_json(out / INFO_NAME, info)
     return out
 
 
-def read_config(out: str | os.PathLike) -> dict:
-    return json.loads((Path(out) / "synth_det.json").read_text())
+def _is_complete(out: Path, info: dict) -> bool:
+    try:
+        return json.loads((out / INFO_NAME).read_text()) == json.loads(json.dumps(info))
+    except (OSError, ValueError):
+        return False
 
 
-__all__ = ["ACTIONS", "DetectionSynthConfig", "generate_detection"]
+def read_config(out: str | os.PathLike) -> DetectionSynthConfig:
+    """The settings a benchmark folder was generated with."""
+    return DetectionSynthConfig.from_dict(json.loads((Path(out) / INFO_NAME).read_text())["config"])
+
+
+def with_overrides(cfg: DetectionSynthConfig, **given) -> DetectionSynthConfig:
+    """``cfg`` with every non-``None`` value of ``given`` replaced, validated."""
+    return replace(cfg, **{k: v for k, v in given.items() if v is not None}).validate()
+
+
+__all__ = ["ACTIONS", "Actor", "DetectionSynthConfig", "IN_PLACE_CLASSES", "PATH_CLASSES", "SPLITS",
+           "combined_motion", "draw_actions", "generate_detection", "read_config", "render_detection_video",
+           "with_overrides"]

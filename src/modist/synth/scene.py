@@ -78,34 +78,24 @@ def render_video(
 def plan_video(config: SynthConfig, label: int, background: int, rng: np.random.Generator) -> VideoPlan:
     size, frames = config.size, config.num_frames
     unit = size / 64
-    t = np.arange(frames, dtype=np.float64)
 
     # One stream per part: the actor of a video stays the same whatever its background,
     # pan or distractors are (e.g. when only scene_bias or camera_pan_prob changes).
     pan_rng, scene_rng, actor_rng, motion_rng, place_rng, distractor_rng = rng.spawn(6)
 
-    pan_on = pan_rng.random() < config.camera_pan_prob
-    pan_speed, pan_dir = pan_rng.uniform(*PAN_SPEED) * unit, pan_rng.uniform(0, 2 * np.pi)
-    velocity = np.array([np.cos(pan_dir), np.sin(pan_dir)]) * (pan_speed if pan_on else 0.0)
-    pan = np.outer(t - (frames - 1) / 2, velocity)
-    margin = math.ceil(PAN_SPEED[1] * unit * (frames - 1) / 2) + 2
+    pan, margin = plan_pan(pan_rng, config.camera_pan_prob, frames, unit)
     scenery = render_background(background, size + 2 * margin, size + 2 * margin, scene_rng, unit)
 
     outline = actor_outline(actor_rng, actor_rng.uniform(*ACTOR_SIZE) * unit * config.actor_scale)
-    sprite = _make_sprite(outline, actor_rng, unit * config.texture_scale)
+    sprite = make_sprite(outline, actor_rng, unit * config.texture_scale)
     motion = sample_motion(label, motion_rng, frames, unit)
-    motion, pan = _fit_in_frame(outline, motion, pan, size)
-    path = _apparent_vertices(outline, motion, pan)
+    motion, pan = fit_in_frame(outline, motion, pan, size)
+    path = apparent_vertices(outline, motion, pan)
     low = MARGIN - path.min(axis=(0, 1))
     high = size - 1 - MARGIN - path.max(axis=(0, 1))
     start = place_rng.uniform(low, np.maximum(low, high))
 
-    distractors = []
-    for _ in range(config.num_distractors):
-        d_outline = actor_outline(distractor_rng, distractor_rng.uniform(*DISTRACTOR_SIZE) * unit)
-        d_path = _random_walk(distractor_rng, frames, size, unit) + pan
-        colour = vivid_color(distractor_rng) * distractor_rng.uniform(0.5, 1.0)
-        distractors.append((d_outline, d_path, tuple(float(c) for c in colour)))
+    distractors = plan_distractors(distractor_rng, config.num_distractors, pan, size, unit)
 
     return VideoPlan(
         size=size,
@@ -121,41 +111,71 @@ def plan_video(config: SynthConfig, label: int, background: int, rng: np.random.
 
 def draw_video(plan: VideoPlan, draw_actor: bool = True) -> tuple[np.ndarray, np.ndarray]:
     size, frames = plan.size, plan.num_frames
-    margin = (plan.background.shape[0] - size) / 2
     out = np.empty((frames, size, size, 3), np.uint8)
     masks = np.empty((frames, size, size), bool)
     for i in range(frames):
-        shift = np.array([[1.0, 0.0, margin - plan.pan[i, 0]], [0.0, 1.0, margin - plan.pan[i, 1]]])
-        frame = cv2.warpAffine(
-            plan.background, shift, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REFLECT,
-        )
-        for d_outline, d_path, colour in plan.distractors:
-            points = np.round((d_outline + d_path[i]) * (1 << _SHIFT)).astype(np.int32)
-            cv2.fillPoly(frame, [points], colour, lineType=cv2.LINE_AA, shift=_SHIFT)
-        actor = cv2.warpAffine(
-            plan.sprite.rgba, _sprite_to_image(plan, i), (size, size), flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0),
-        )
-        mask = actor[..., 3] >= 128
-        if draw_actor:
-            frame[mask] = actor[..., :3][mask]
+        frame = draw_scenery(plan.background, plan.pan[i], plan.distractors, i, size)
+        mask = draw_sprite(frame, plan.sprite, plan.centre[i], plan.angle[i], plan.scale[i], draw=draw_actor)
         out[i] = frame
         masks[i] = mask
     return out, masks
 
 
-def _sprite_to_image(plan: VideoPlan, i: int) -> np.ndarray:
-    theta = np.deg2rad(plan.angle[i])
+def plan_pan(rng: np.random.Generator, probability: float, frames: int, unit: float) -> tuple[np.ndarray, int]:
+    """Camera offset [T, 2] (constant velocity with ``probability``, else zero) and the background
+    margin in px that keeps the panned frame inside the background."""
+    pan_on = rng.random() < probability
+    pan_speed, pan_dir = rng.uniform(*PAN_SPEED) * unit, rng.uniform(0, 2 * np.pi)
+    velocity = np.array([np.cos(pan_dir), np.sin(pan_dir)]) * (pan_speed if pan_on else 0.0)
+    t = np.arange(frames, dtype=np.float64)
+    return np.outer(t - (frames - 1) / 2, velocity), math.ceil(PAN_SPEED[1] * unit * (frames - 1) / 2) + 2
+
+
+def plan_distractors(rng: np.random.Generator, count: int, pan: np.ndarray, size: int, unit: float) -> list:
+    """``count`` small shapes wandering about, each (outline, path [T, 2] with the pan, colour)."""
+    distractors = []
+    for _ in range(count):
+        outline = actor_outline(rng, rng.uniform(*DISTRACTOR_SIZE) * unit)
+        path = random_walk(rng, len(pan), size, unit) + pan
+        colour = vivid_color(rng) * rng.uniform(0.5, 1.0)
+        distractors.append((outline, path, tuple(float(c) for c in colour)))
+    return distractors
+
+
+def draw_scenery(background: np.ndarray, pan: np.ndarray, distractors: list, i: int, size: int) -> np.ndarray:
+    """Frame ``i`` without actors: the background seen through the panned camera, then the distractors."""
+    margin = (background.shape[0] - size) / 2
+    shift = np.array([[1.0, 0.0, margin - pan[0]], [0.0, 1.0, margin - pan[1]]])
+    frame = cv2.warpAffine(background, shift, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REFLECT)
+    for outline, path, colour in distractors:
+        points = np.round((outline + path[i]) * (1 << _SHIFT)).astype(np.int32)
+        cv2.fillPoly(frame, [points], colour, lineType=cv2.LINE_AA, shift=_SHIFT)
+    return frame
+
+
+def draw_sprite(frame: np.ndarray, sprite: Sprite, centre: np.ndarray, angle: float, scale: float, *,
+                draw: bool = True) -> np.ndarray:
+    """Paste ``sprite`` at one pose onto ``frame`` in place (unless ``draw`` is False); returns its mask."""
+    size = frame.shape[0]
+    rgba = cv2.warpAffine(sprite.rgba, sprite_to_image(sprite, centre, angle, scale), (size, size),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+    mask = rgba[..., 3] >= 128
+    if draw:
+        frame[mask] = rgba[..., :3][mask]
+    return mask
+
+
+def sprite_to_image(sprite: Sprite, centre: np.ndarray, angle: float, scale: float) -> np.ndarray:
+    """The 2x3 affine map from sprite pixels to image pixels for one pose (for ``cv2.warpAffine``)."""
+    theta = np.deg2rad(angle)
     # In y-down image coordinates this matrix turns clockwise on screen for theta > 0.
-    linear = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]]) * (
-        plan.scale[i] / SUPERSAMPLE
-    )
-    offset = plan.centre[i] - linear @ np.full(2, plan.sprite.centre)
+    linear = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]]) * (scale / SUPERSAMPLE)
+    offset = centre - linear @ np.full(2, sprite.centre)
     return np.hstack([linear, offset[:, None]])
 
 
-def _make_sprite(outline: np.ndarray, rng: np.random.Generator, texture_unit: float) -> Sprite:
+def make_sprite(outline: np.ndarray, rng: np.random.Generator, texture_unit: float) -> Sprite:
     half = math.ceil(np.abs(outline).max() * SUPERSAMPLE) + 2
     side = 2 * half + 1
     texture = render_actor_texture(side, side, rng, period=rng.uniform(4.0, 8.0) * texture_unit * SUPERSAMPLE)
@@ -165,7 +185,7 @@ def _make_sprite(outline: np.ndarray, rng: np.random.Generator, texture_unit: fl
     return Sprite(np.dstack([texture, alpha]))
 
 
-def _apparent_vertices(outline: np.ndarray, motion: Motion, pan: np.ndarray) -> np.ndarray:
+def apparent_vertices(outline: np.ndarray, motion: Motion, pan: np.ndarray) -> np.ndarray:
     """Outline vertices [T, N, 2] in image space relative to the start position."""
     theta = np.deg2rad(motion.angle)
     cos, sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
@@ -174,7 +194,7 @@ def _apparent_vertices(outline: np.ndarray, motion: Motion, pan: np.ndarray) -> 
     return np.stack([x, y], axis=-1) + (motion.offset + pan)[:, None, :]
 
 
-def _fit_in_frame(outline: np.ndarray, motion: Motion, pan: np.ndarray, size: int) -> tuple[Motion, np.ndarray]:
+def fit_in_frame(outline: np.ndarray, motion: Motion, pan: np.ndarray, size: int) -> tuple[Motion, np.ndarray]:
     """Shrink the motion (then, if needed, the pan) until the whole trajectory fits.
 
     Long videos cannot hold the nominal speeds (32 frames at 2 px/frame cross a 64 px
@@ -183,7 +203,7 @@ def _fit_in_frame(outline: np.ndarray, motion: Motion, pan: np.ndarray, size: in
     room = size - 1 - 2 * MARGIN
     shrink, current = 1.0, motion
     for _ in range(200):
-        path = _apparent_vertices(outline, current, pan)
+        path = apparent_vertices(outline, current, pan)
         if np.all(np.ptp(path, axis=(0, 1)) <= room):
             return current, pan
         if shrink > _MIN_SHRINK:
@@ -194,7 +214,7 @@ def _fit_in_frame(outline: np.ndarray, motion: Motion, pan: np.ndarray, size: in
     raise AssertionError("actor trajectory does not fit in the frame")  # pan -> 0 always fits
 
 
-def _random_walk(rng: np.random.Generator, frames: int, size: int, unit: float) -> np.ndarray:
+def random_walk(rng: np.random.Generator, frames: int, size: int, unit: float) -> np.ndarray:
     """Smooth wandering path [T, 2]: velocity is a damped random process, reflected at the borders."""
     low, high = 3.0 * unit, size - 1 - 3.0 * unit
     position = rng.uniform(low, high, size=2)

@@ -2,7 +2,7 @@
 
 Inside: :mod:`~modist.training.batches` (dataset to device batches),
 :mod:`~modist.training.step` (one optimiser step), :mod:`~modist.training.run_dir`
-(metrics, checkpoints, export), :mod:`~modist.training.resume`, :mod:`~modist.training.distributed`.
+(metrics, checkpoints, export), :mod:`~modist.training.resume`; process groups live in :mod:`modist.distributed`.
 """
 
 from modist.training.trainer import TrainResult, pretrain

@@ -18,11 +18,11 @@ from modist.data.augment import PairedAugment
 from modist.data.backends import describe_backend
 from modist.data.clips import ClipSource, PairClipDataset, PartnerFrames, collate_clips
 from modist.data.records import VideoDataset
+from modist.distributed import DistEnv, min_across_ranks
 from modist.errors import DataError
 from modist.flow.sources import DeviceFlow, EstimatedFlow, FlowFromStore
 from modist.methods.base import Batch
 from modist.models.inputs import InputPipeline
-from modist.training.distributed import DistEnv, min_across_ranks
 from modist.training.sampler import GlobalBatchSampler, SeededItems
 from modist.training.step import channels_last_views
 

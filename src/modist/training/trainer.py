@@ -29,18 +29,18 @@ from tqdm.auto import tqdm
 
 from modist.config import PretrainConfig, to_dict
 from modist.data.records import VideoDataset
-from modist.errors import DataError
-from modist.methods import Method
-from modist.schedules import lr_factor
-from modist.training.batches import BatchStream, build_batch_stream, load_dataset
-from modist.training.build import build_training_method
-from modist.training.distributed import (
+from modist.distributed import (
     DistEnv,
     gather_objects,
     mean_across_ranks,
     setup_distributed,
     teardown_distributed,
 )
+from modist.errors import DataError
+from modist.methods import Method
+from modist.schedules import lr_factor
+from modist.training.batches import BatchStream, build_batch_stream, load_dataset
+from modist.training.build import build_training_method
 from modist.training.optim import build_optimizer, scaled_lr
 from modist.training.resume import ResumePoint, find_resume_point, load_state_strict
 from modist.training.rng import rank_seed, restore_rng_state, rng_state, seed_everything

@@ -3,8 +3,8 @@
 ``torchrun --nproc_per_node=N -m modist.cli.main pretrain ...`` sets ``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``; with
 ``train.distributed=auto`` the trainer then joins the group (NCCL on CUDA, gloo on
-CPU) and trains with DDP. Without those variables everything here is the
-single-process identity.
+CPU) and trains with DDP; ``modist eval detect`` shares its keyframes across the ranks
+the same way. Without those variables everything here is the single-process identity.
 
 Example:
     >>> env = dist_env_from({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})
