@@ -110,12 +110,14 @@ def load_detection_dataset(spec: str, split: str, *, proposals: str | os.PathLik
 
 def native_frame_size(spec: str) -> int | None:
     """The frame side of a ``synth-det:`` benchmark (None for AVA or an unreadable settings file)."""
+    from modist.synth.detection import read_config
+
     kind, _, root = spec.partition(":")
     if kind != "synth-det":
         return None
     try:
-        return json.loads((Path(root) / "synth_det.json").read_text())["config"]["size"]
-    except (OSError, ValueError, KeyError, TypeError):
+        return read_config(root).size
+    except (OSError, ValueError, KeyError, TypeError, ConfigError):
         return None
 
 
