@@ -21,14 +21,14 @@ SMALL = ["train.batch_size=8", "model.base_width=4", "model.proj_hidden=32", "me
 TINY_DETECTION = DetectionSynthConfig(train_videos=2, val_videos=1, test_videos=1, seconds=2, size=48)
 
 
-def _demo(out, seeds=(0,), methods=DEMO_METHODS, detection=False):
+def _demo(out, seeds=(0,), methods=DEMO_METHODS, detection=None):
     return run_demo(out, seeds=seeds, methods=methods, device="cpu", steps=2, overrides=SMALL, progress=False,
                     synth_config=TINY, detection=detection, detection_config=TINY_DETECTION)
 
 
 @pytest.mark.slow
 def test_demo_writes_every_arm_the_validity_checks_and_the_paired_difference(tmp_path):
-    runs, report = _demo(tmp_path, seeds=(0, 1), detection=True)
+    runs, report = _demo(tmp_path, seeds=(0, 1), detection="both")
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["runs"] == runs
     assert {(r["method"], r["split"], r["seed"]) for r in runs} == {
@@ -46,10 +46,14 @@ def test_demo_writes_every_arm_the_validity_checks_and_the_paired_difference(tmp
     # Every RGB encoder is scored on the detection benchmark, through modist eval detect's code path.
     assert {r["method"] for r in runs if "detection_map" in r} == set(DEMO_METHODS) - {"motion_only"}
     assert all(0 <= r["detection_map"] <= 1 for r in runs if "detection_map" in r)
+    # "both" also finetunes, on test_unbiased only.
+    assert {(r["method"], r["split"]) for r in runs if "detection_finetune_map" in r} == {
+        (m, "test_unbiased") for m in DEMO_METHODS if m != "motion_only"}
+    assert (tmp_path / "modist_seed0" / "eval_detect_finetune" / "test_unbiased" / "results.json").is_file()
     det = json.loads((tmp_path / "rgb_only_seed1" / "eval_detect" / "test_unbiased" / "results.json").read_text())
     assert det["mAP"] == next(r["detection_map"] for r in runs if r["method"] == "rgb_only" and r["seed"] == 1
                               and r["split"] == "test_unbiased")
-    assert "Action detection on the synthetic detection benchmark" in report and "detection frame-mAP" in report
+    assert "Action detection on the synthetic detection benchmark" in report and "finetuned test_unbiased" in report
     for arm in DEMO_METHODS:
         assert (tmp_path / f"{arm}_seed1" / "encoder.safetensors").is_file()
     # The modist row is the published recipe: visual<->visual plus both cross-modal terms.
@@ -135,9 +139,11 @@ def test_detection_table_means_over_seeds_and_pairs_modist_with_rgb_only():
         for method, value in (("modist", m), ("rgb_only", r)):
             runs.append({"method": method, "split": "test_unbiased", "seed": seed, "detection_map": value})
     runs.append({"method": "motion_only", "split": "test_unbiased", "seed": 0})  # no detection: not a row
+    runs[0]["detection_finetune_map"] = 0.40  # modist seed 0 also finetuned: a column, no pair to compare
     text = detection_table(runs)
+    assert "| method | frozen test_unbiased | finetuned test_unbiased | seeds |" in text
+    assert "| modist | 32.0 ± 2.0 | 40.0 | 3 |" in text and "| rgb_only | 21.0 ± 1.7 | - | 3 |" in text
     # modist: mean 0.32, sample std 0.02; rgb_only: mean 0.21, std 0.0173
-    assert "| modist | 32.0 ± 2.0 | 3 |" in text and "| rgb_only | 21.0 ± 1.7 | 3 |" in text
     assert "motion_only" not in text
     # differences 0.10, 0.12, 0.11: mean 0.11, std 0.01, t(2) = 4.303 -> half width 0.0248
     assert "+11.0 points (95 % CI [+8.5, +13.5])" in text

@@ -38,7 +38,8 @@ def add_parsers(sub) -> None:
     q.add_argument("--train-split", default="train")
     q.add_argument("--test-split", default="val")
     q.add_argument("--epochs", type=int, default=10, help="passes over the training keyframes (default 10)")
-    q.add_argument("--lr", type=float, default=0.1, help="peak SGD learning rate (default 0.1)")
+    q.add_argument("--lr", type=float,
+                   help="peak SGD learning rate (default 0.1 for the frozen head, 0.01 with --finetune)")
     q.add_argument("--batch-size", type=int, default=8, help="keyframes per step (default 8)")
     q.add_argument("--proposal-threshold", type=float, default=0.8,
                    help="test on proposals scoring at least this (default 0.8, the SlowFast AVA setting)")

@@ -36,7 +36,7 @@ def _finite(x: float) -> float:
 
 
 def _by_seed(runs: list[dict], method: str, split: str, metric: str = "linear_top1") -> dict[int, float]:
-    return {r["seed"]: r[metric] for r in runs if r["method"] == method and r["split"] == split}
+    return {r["seed"]: r.get(metric) for r in runs if r["method"] == method and r["split"] == split}
 
 
 def validity(runs: list[dict]) -> dict:
@@ -157,36 +157,43 @@ def saliency_table(runs: list[dict]) -> str:
             + markdown_table(["method", "foreground lift", "pointing hit (%)", "seeds"], table))
 
 
+DETECTION_METRICS = {"detection_map": "frozen", "detection_finetune_map": "finetuned"}
+
+
 def detection_table(runs: list[dict], baseline: str = "rgb_only") -> str:
-    """Frame-mAP@0.5 per method (rows) and test split (columns), mean ± std over seeds, and each
+    """Frame-mAP@0.5 per method (rows) and mode x test split (columns), mean ± std over seeds, and each
     MoDist arm minus ``baseline`` on test_unbiased paired by seed; '' when no run has them."""
-    rows = [r for r in runs if r.get("detection_map") is not None]
-    if not rows:
+    columns = list(dict.fromkeys((metric, r["split"]) for r in runs for metric in DETECTION_METRICS
+                                 if r.get(metric) is not None))
+    if not columns:
         return ""
-    splits = list(dict.fromkeys(r["split"] for r in rows))
-    methods = list(dict.fromkeys(r["method"] for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in runs if any(r.get(m) is not None for m in DETECTION_METRICS)))
     table = []
     for m in methods:
         cells, n = [m], 0
-        for s in splits:
-            values = [r["detection_map"] for r in rows if r["method"] == m and r["split"] == s]
+        for metric, split in columns:
+            values = [r[metric] for r in runs if r["method"] == m and r["split"] == split and r.get(metric) is not None]
+            if not values:
+                cells.append("-")
+                continue
             iv = mean_interval(values)
             n = max(n, iv.n)
             cells.append(f"{100 * iv.mean:.1f}" + (f" ± {100 * _finite(iv.std):.1f}" if iv.n > 1 else ""))
         table.append([*cells, str(n)])
-    text = ("Action detection on the synthetic detection benchmark (frozen backbone, RoI head; frame-mAP@0.5 "
-            "in %, mean ± std over seeds where there are several):\n\n"
-            + markdown_table(["method", *splits, "seeds"], table))
-    for method in (m for m in methods if m in ARMS and ARMS[m].method == "modist"):
-        a = _by_seed(runs, method, "test_unbiased", "detection_map")
-        b = _by_seed(runs, baseline, "test_unbiased", "detection_map")
-        seeds = sorted(set(a) & set(b))
-        if seeds:
-            d = paired_difference([a[s] for s in seeds], [b[s] for s in seeds])
-            ci = ("one seed: no interval" if math.isnan(d.half_width)
-                  else f"95 % CI [{100 * d.low:+.1f}, {100 * d.high:+.1f}]")
-            text += (f"\n\n- {method} - {baseline} detection frame-mAP on test_unbiased, paired by seed "
-                     f"(n={len(seeds)}): {100 * d.mean:+.1f} points ({ci})")
+    header = ["method", *(f"{DETECTION_METRICS[metric]} {split}" for metric, split in columns), "seeds"]
+    text = ("Action detection on the synthetic detection benchmark (RoI head on the frozen or finetuned backbone; "
+            "frame-mAP@0.5 in %, mean ± std over seeds where there are several):\n\n" + markdown_table(header, table))
+    for metric in dict.fromkeys(metric for metric, split in columns if split == "test_unbiased"):
+        for method in (m for m in methods if m in ARMS and ARMS[m].method == "modist"):
+            a = _by_seed(runs, method, "test_unbiased", metric)
+            b = _by_seed(runs, baseline, "test_unbiased", metric)
+            seeds = sorted(s for s in set(a) & set(b) if a[s] is not None and b[s] is not None)
+            if seeds:
+                d = paired_difference([a[s] for s in seeds], [b[s] for s in seeds])
+                ci = ("one seed: no interval" if math.isnan(d.half_width)
+                      else f"95 % CI [{100 * d.low:+.1f}, {100 * d.high:+.1f}]")
+                text += (f"\n\n- {method} - {baseline} {DETECTION_METRICS[metric]} detection frame-mAP on "
+                         f"test_unbiased, paired by seed (n={len(seeds)}): {100 * d.mean:+.1f} points ({ci})")
     return text
 
 

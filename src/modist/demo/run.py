@@ -100,19 +100,30 @@ def saliency_run(run_dir: Path, data_dir: Path, *, device: str) -> dict[str, flo
             "pointing_hit": float(sum(result.pointing) / len(result.pointing))}
 
 
-def detection_run(run_dir: Path, det_dir: Path, *, device: str) -> dict[str, float] | None:
-    """Frame-mAP@0.5 of a frozen-backbone RoI head per test split, as ``modist eval detect --checkpoint RUN
-    --dataset synth-det:DIR --test-split SPLIT`` computes it with its defaults; None for a non-RGB encoder."""
+DETECTION_MODES = {"frozen": ("frozen",), "both": ("frozen", "finetune")}
+
+
+def detection_run(run_dir: Path, det_dir: Path, *, device: str, finetune: bool = False
+                  ) -> dict[str, dict[str, float]] | None:
+    """Row fields per test split: ``detection_map``, the frame-mAP@0.5 of a frozen-backbone RoI head on
+    each test split, and with ``finetune`` ``detection_finetune_map`` on test_unbiased, as ``modist eval
+    detect --checkpoint RUN --dataset synth-det:DIR --test-split SPLIT [--finetune]`` computes them with
+    its defaults; None for a non-RGB encoder."""
     from modist.evaluation.detection import DetectRecipe, run_detection
     from modist.evaluation.encoder import load_eval_encoder
 
     if load_eval_encoder(run_dir).modality != "rgb":
         return None
-    out = {}
+    out: dict[str, dict[str, float]] = {}
     for split in TEST_SPLITS:
         result = run_detection(load_eval_encoder(run_dir), f"synth-det:{det_dir}", DetectRecipe(),
                                out=run_dir / "eval_detect" / split, test_split=split, device=device)
-        out[split] = result.mean_ap
+        out[split] = {"detection_map": result.mean_ap}
+    if finetune:  # one split: finetuning costs minutes a run on a CPU
+        result = run_detection(load_eval_encoder(run_dir), f"synth-det:{det_dir}", DetectRecipe(finetune=True),
+                               out=run_dir / "eval_detect_finetune" / "test_unbiased", test_split="test_unbiased",
+                               device=device)
+        out["test_unbiased"]["detection_finetune_map"] = result.mean_ap
     return out
 
 
@@ -127,14 +138,15 @@ def run_demo(
     overrides: list[str] | None = None,
     progress: bool = True,
     synth_config: SynthConfig | None = None,
-    detection: bool = False,
+    detection: str | None = None,
     detection_config: DetectionSynthConfig | None = None,
 ) -> tuple[list[dict], str]:
     """Run the demo; returns (rows of results.json, markdown report).
 
     ``synth_config`` replaces the benchmark implied by ``quick`` (used by tests). With ``detection``,
     every RGB encoder is also scored on the synthetic detection benchmark (``detection_config``,
-    else the one implied by ``quick``) in ``out_dir/data_det``.
+    else the one implied by ``quick``) in ``out_dir/data_det``: ``"frozen"`` trains a head on the frozen
+    backbone, ``"both"`` also finetunes the backbone (test_unbiased only).
     """
     out_dir = Path(out_dir)
     data_dir = out_dir / "data"
@@ -150,6 +162,8 @@ def run_demo(
     generate(data_dir, synth_cfg, seed=seeds[0], progress=progress)
     det_dir, det_cfg = out_dir / "data_det", detection_config or (QUICK_DETECTION if quick else DEMO_DETECTION)
     if detection:
+        if detection not in DETECTION_MODES:
+            raise ConfigError(f"unknown detection mode {detection!r}; choose from {', '.join(DETECTION_MODES)}")
         from modist.synth.detection import generate_detection
 
         generate_detection(det_dir, det_cfg, progress=progress)
@@ -165,7 +179,8 @@ def run_demo(
             first, last = result.loss_drop()
             evals = evaluate_run(result.out_dir, data_dir, device=device, progress=progress)
             saliency = saliency_run(result.out_dir, data_dir, device=device)
-            det = detection_run(result.out_dir, det_dir, device=device) if detection else None
+            det = (detection_run(result.out_dir, det_dir, device=device, finetune=detection == "both")
+                   if detection else None)
             timings[f"{arm}/{seed}"] = round(time.perf_counter() - t0, 1)
             for split in TEST_SPLITS:
                 ev = evals[split]
@@ -173,21 +188,24 @@ def run_demo(
                              "knn_top1": ev["knn_top1"], "seed": seed, "steps": steps, "train_split": cfg.data.split,
                              "loss_first": first, "loss_last": last, "num_videos": ev["num_videos"],
                              **(saliency if split == "test_unbiased" else {}),
-                             **({"detection_map": det[split]} if det else {})})
+                             **(det[split] if det else {})})
             msg = ", ".join(f"{s} linear {100 * evals[s]['linear_top1']:.1f} kNN {100 * evals[s]['knn_top1']:.1f}"
                             for s in TEST_SPLITS)
             if saliency["foreground_lift"] is not None:
                 msg += (f"; saliency lift {saliency['foreground_lift']:.2f}, "
                         f"pointing {100 * saliency['pointing_hit']:.1f}%")
             if det:
-                msg += "; detection frame-mAP " + ", ".join(f"{s} {100 * det[s]:.1f}" for s in TEST_SPLITS)
+                msg += "; detection frame-mAP " + ", ".join(f"{s} {100 * det[s]['detection_map']:.1f}"
+                                                            for s in TEST_SPLITS)
+                if "detection_finetune_map" in det["test_unbiased"]:
+                    msg += f", finetuned test_unbiased {100 * det['test_unbiased']['detection_finetune_map']:.1f}"
             print(f"{arm} seed {seed}: loss {first:.3f} -> {last:.3f} (mean of the first and last 20 steps); "
                   f"{msg} ({timings[f'{arm}/{seed}']:.0f} s)", flush=True)
     meta = {"quick": quick, "steps": steps, "seeds": list(seeds), "seconds": round(time.perf_counter() - started, 1),
             "per_run_seconds": timings, "chance": 1 / len(CLASS_NAMES), "synth": synth_cfg.to_dict(),
             "synth_seed": seeds[0], "evaluation": "modist eval linear / knn defaults (10 temporal views)",
-            **({"detection": {"synth": det_cfg.__dict__, "evaluation": "modist eval detect defaults (frozen backbone)"}}
-               if detection else {}),
+            **({"detection": {"synth": det_cfg.__dict__, "modes": list(DETECTION_MODES[detection]),
+                              "evaluation": "modist eval detect defaults"}} if detection else {}),
             **({"note": QUICK_NOTE} if quick else {})}
     report = write_results(out_dir, runs, meta)
     return runs, report
