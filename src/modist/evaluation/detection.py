@@ -302,7 +302,7 @@ def predict(model: ActionDetector, test: list[AvaKeyframe], boxes_of: dict[str, 
         for kf, b in zip(batch, per_frame):
             per_key[kf.key] = probs[r:r + len(b)]
             r += len(b)
-    for part in gather_objects(per_key) if world > 1 else ():
+    for part in gather_objects(per_key):  # [per_key] itself in one process
         per_key.update(part)
     keys, out_boxes, labels, scores = [], [], [], []
     ids = np.asarray(class_ids, dtype=np.int64)

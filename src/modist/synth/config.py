@@ -62,7 +62,7 @@ class SynthConfig:
         return cls(**data).validate()
 
 
-def _check_int(cfg: SynthConfig, key: str, low: int, high: int) -> None:
+def _check_int(cfg: SynthConfig | DetectionSynthConfig, key: str, low: int, high: int) -> None:
     value = getattr(cfg, key)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"synth: {key} must be an integer, got {value!r}")
@@ -70,13 +70,13 @@ def _check_int(cfg: SynthConfig, key: str, low: int, high: int) -> None:
         raise ConfigError(f"synth: {key} must be in [{low}, {high}], got {value}")
 
 
-def _check_prob(cfg: SynthConfig, key: str) -> None:
+def _check_prob(cfg: SynthConfig | DetectionSynthConfig, key: str) -> None:
     value = getattr(cfg, key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
         raise ConfigError(f"synth: {key} must be a probability in [0, 1], got {value!r}")
 
 
-def _check_float(cfg: SynthConfig, key: str, low: float, high: float) -> None:
+def _check_float(cfg: SynthConfig | DetectionSynthConfig, key: str, low: float, high: float) -> None:
     value = getattr(cfg, key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         raise ConfigError(f"synth: {key} must be a number in [{low}, {high}], got {value!r}")
@@ -113,15 +113,12 @@ class DetectionSynthConfig:
         for key, low, high in (("train_videos", 0, 10**6), ("val_videos", 0, 10**6), ("test_videos", 0, 10**6),
                                ("seconds", 2, 3600), ("fps", 2, 240), ("size", 32, 1024), ("min_actors", 1, 6),
                                ("max_actors", 1, 6), ("num_distractors", 0, 100), ("crf", 0, 51)):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(f"synth detection: {key} must be an integer in [{low}, {high}], got {value!r}")
+            _check_int(self, key, low, high)
+        for key in ("multi_label", "scene_bias", "camera_pan_prob", "miss"):
+            _check_prob(self, key)
         for key, low, high in (("unit", 0.1, 4.0), ("actor_scale", 0.25, 4.0), ("texture_scale", 0.25, 4.0),
-                               ("multi_label", 0.0, 1.0), ("scene_bias", 0.0, 1.0), ("camera_pan_prob", 0.0, 1.0),
-                               ("false_positives", 0.0, 20.0), ("miss", 0.0, 1.0)):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-                raise ConfigError(f"synth detection: {key} must be a number in [{low}, {high}], got {value!r}")
+                               ("false_positives", 0.0, 20.0)):
+            _check_float(self, key, low, high)
         if self.min_actors > self.max_actors:
             raise ConfigError(f"synth detection: min_actors ({self.min_actors}) > max_actors ({self.max_actors})")
         if self.train_videos + self.val_videos + self.test_videos == 0:
