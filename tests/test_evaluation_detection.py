@@ -58,6 +58,14 @@ def test_eval_detect_writes_official_predictions_and_map(synth_det, tmp_path, ca
     assert results["meta"]["input_size"] == 48  # the benchmark's own frame size, not the encoder's crop (32)
     pred = read_ava_csv(out / "predictions.csv", scored=True)
     assert len(pred) % 10 == 0 and set(pred.labels.tolist()) == set(range(1, 11))  # every box x every class
+    from modist.evaluation.ava_map import evaluate_files
+
+    # Both evaluators' numbers are the ones ava-map gives on the written predictions.
+    ann = synth_det / "annotations"
+    files = (ann / "ava_val_v2.2.csv", out / "predictions.csv", ann / "ava_action_list_v2.2_for_activitynet_2019.pbtxt")
+    for protocol, value in (("activitynet", results["mAP"]), ("pyslowfast", results["meta"]["mAP_pyslowfast"])):
+        again = evaluate_files(*files, exclusions=ann / "ava_val_excluded_timestamps_v2.2.csv", protocol=protocol)
+        assert value == pytest.approx(again.mean_ap, abs=1e-9)
     assert (out / "boxes.png").stat().st_size > 1000 and "| id | action | AP |" in (out / "results.md").read_text()
 
 

@@ -21,8 +21,11 @@ def add_parsers(sub) -> None:
     q.add_argument("--labels", required=True, help="action list .pbtxt: the evaluated classes")
     q.add_argument("--exclusions", help="excluded-timestamps CSV (video_id,timestamp)")
     q.add_argument("--only-gt-keyframes", action="store_true",
-                   help="ignore detections on keyframes the --gt file does not list (the 2019 challenge "
-                        "variant); default: they are false positives, as in the ActivityNet and PySlowFast code")
+                   help="ignore detections on keyframes the --gt file does not list (ActivityNet's code since "
+                        "April 2020); default: they are false positives, as in its 2019 code and PySlowFast's")
+    q.add_argument("--protocol", choices=("activitynet", "pyslowfast"), default="activitynet",
+                   help="activitynet (default): the official get_ava_performance.py, at most 50 rows per keyframe "
+                        "matched by score; pyslowfast: PySlowFast's copy, every row matched in file order")
     q.add_argument("--out", help="output folder (default: ava_map/ beside --pred)")
     q.set_defaults(func=run_ava_map)
 
@@ -66,7 +69,7 @@ def run_ava_map(args: argparse.Namespace) -> int:
     from modist.evaluation.ava_map import evaluate_files
 
     result = evaluate_files(args.gt, args.pred, args.labels, exclusions=args.exclusions,
-                            only_gt_keyframes=args.only_gt_keyframes)
+                            only_gt_keyframes=args.only_gt_keyframes, protocol=args.protocol)
     # A subfolder: the prediction file often sits beside the results.json of the run that wrote it.
     out = Path(args.out) if args.out else Path(args.pred).resolve().parent / "ava_map"
     out.mkdir(parents=True, exist_ok=True)

@@ -386,14 +386,18 @@ def _run_detection(enc: EvalEncoder, dataset: str, recipe: DetectRecipe, *, out:
     boxes_of, box_source = _test_boxes(test, recipe.proposal_threshold)
     rows, per_key = predict(model, test.keyframes, boxes_of, class_ids, features, device=device,
                             batch_size=recipe.batch_size)
-    metric = frame_map(read_ava_csv(test.gt_csv), rows, names, excluded=test.excluded)
+    gt = read_ava_csv(test.gt_csv)
+    metric = frame_map(gt, rows, names, excluded=test.excluded)
+    # PySlowFast's copy of the evaluator (every row kept, file order) is what its published AVA
+    # numbers come from; reported beside the official one so both comparisons can be made.
+    pyslowfast_map = frame_map(gt, rows, names, excluded=test.excluded, protocol="pyslowfast").mean_ap
     meta = {"dataset": dataset, "train_split": train_split, "test_split": test_split,
             "train_keyframes": len(train), "test_keyframes": len(test), "test_boxes": box_source,
             "input_size": input_size, "world_size": distributed_world()[1],
             "mode": "finetune" if recipe.finetune else "frozen", "recipe": {**asdict(recipe), "lr": recipe.peak_lr},
             "encoder": {"checkpoint": str(enc.weights) if enc.weights else None, **enc.settings(),
                         "arch": enc.meta.get("arch")}, "missing_videos": len(train.missing) + len(test.missing),
-            "seconds": round(time.time() - t0, 1)}
+            "mAP_pyslowfast": pyslowfast_map, "seconds": round(time.time() - t0, 1)}
     result = DetectionResult(metric, history, meta, model)
     if not main:
         return result
@@ -401,7 +405,8 @@ def _run_detection(enc: EvalEncoder, dataset: str, recipe: DetectRecipe, *, out:
     write_ava_csv(out / "predictions.csv", rows)
     write_json(out / "results.json", {**metric.to_json(), "meta": meta, "history": history})
     write_text(out / "results.md", f"# Action detection ({meta['mode']}, {dataset})\n\n{metric.table()}\n\n"
-                                   f"Test boxes: {box_source}.\n")
+                                   f"Test boxes: {box_source}. PySlowFast's copy of the evaluator "
+                                   f"(`--protocol pyslowfast`): {100 * pyslowfast_map:.2f}.\n")
     panels = _panels(test.keyframes, per_key, boxes_of, class_ids, names, recipe.panels)
     if panels:
         plot(panels, out / "boxes.png")
