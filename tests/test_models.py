@@ -122,3 +122,85 @@ def test_state_dict_keys_of_each_preset_are_unchanged(arch):
     assert {"stem.0.weight", "stages.0.0.body.1.weight", "stages.1.0.shortcut.0.weight"} <= set(keys)
     digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
     assert (len(keys), digest) == STATE_DICT_KEYS[arch]
+
+
+@pytest.mark.parametrize("arch", sorted(STATE_DICT_KEYS))
+def test_conv1_temporal_stride_2_on_32_frames_matches_stride_1_on_16(arch):
+    from modist.models.resnet3d import BACKBONES
+
+    assert set(STATE_DICT_KEYS) == set(BACKBONES)
+    base = build_backbone(arch, width_divisor=16)
+    strided = build_backbone(arch, width_divisor=16, conv1_temporal_stride=2)
+    with torch.no_grad():
+        t16 = base.forward_features(torch.zeros(1, 3, 16, 32, 32)).shape
+        t32 = strided.forward_features(torch.zeros(1, 3, 32, 32, 32)).shape
+        t32_unstrided = base.forward_features(torch.zeros(1, 3, 32, 32, 32)).shape
+    assert t32 == t16 and t32_unstrided[2] == 2 * t16[2]
+    # The stride is not a weight: same keys and shapes, so one state dict loads into both.
+    assert {k: v.shape for k, v in strided.state_dict().items()} == {k: v.shape for k, v in base.state_dict().items()}
+    strided.load_state_dict(base.state_dict())
+    assert (base.conv1_temporal_stride, strided.conv1_temporal_stride) == (1, 2)
+
+
+def test_slow_r50_modist_stride_2_is_the_release_ucf101_network():
+    # SLOW_32x8_R50: conv1 (5, 7, 7) with stride (2, 2, 2) and temporal padding 2, then 16 time steps to res5.
+    net = build_backbone("slow_r50_modist", width_divisor=16, conv1_temporal_stride=2)
+    conv1 = net.stem[0]
+    assert (conv1.kernel_size, conv1.stride, conv1.padding) == ((5, 7, 7), (2, 2, 2), (2, 3, 3))
+    with torch.no_grad():
+        assert net.forward_features(torch.zeros(1, 3, 32, 64, 64)).shape[2:] == (16, 2, 2)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_invalid_conv1_temporal_stride_is_a_config_error(bad):
+    with pytest.raises(ConfigError, match="conv1_temporal_stride"):
+        build_backbone("r3d_tiny", conv1_temporal_stride=bad)
+
+
+def test_encoder_json_records_the_stride_and_older_files_mean_1(tmp_path):
+    import json
+
+    from modist.errors import DataError
+    from modist.models.encoder_io import META, EncoderSpec, load_encoder, save_encoder
+
+    spec = EncoderSpec("r3d_tiny", 3, base_width=4, conv1_temporal_stride=2)
+    save_encoder(tmp_path / "new", spec.build(), spec, {"method": "test"})
+    assert json.loads((tmp_path / "new" / META).read_text())["conv1_temporal_stride"] == 2
+    encoder, meta = load_encoder(tmp_path / "new")
+    assert encoder.conv1_temporal_stride == 2 and meta["conv1_temporal_stride"] == 2
+    with torch.no_grad():
+        assert encoder.forward_features(torch.zeros(1, 3, 8, 32, 32)).shape[2] == 4
+
+    # An encoder.json written before the field existed (no conv1_temporal_stride, no width_divisor).
+    old = EncoderSpec("r3d_tiny", 3, base_width=4)
+    save_encoder(tmp_path / "old", old.build(), old, {"method": "test"})
+    record = json.loads((tmp_path / "old" / META).read_text())
+    del record["conv1_temporal_stride"], record["width_divisor"]
+    (tmp_path / "old" / META).write_text(json.dumps(record))
+    encoder, meta = load_encoder(tmp_path / "old")
+    assert encoder.conv1_temporal_stride == 1 and meta["conv1_temporal_stride"] == 1
+    with torch.no_grad():
+        assert encoder.forward_features(torch.zeros(1, 3, 8, 32, 32)).shape[2] == 8
+
+    record["conv1_temporal_stride"] = 0
+    (tmp_path / "old" / META).write_text(json.dumps(record))
+    with pytest.raises(DataError, match=f"{META}.*conv1_temporal_stride"):
+        load_encoder(tmp_path / "old")
+
+
+@pytest.mark.parametrize("method", ["modist", "supervised"])
+def test_config_key_builds_strided_pathways_and_export_spec(method):
+    from modist.config import load_config
+    from modist.methods import build_method
+
+    cfg = load_config(None, [f"method.name={method}", "model.base_width=4", "method.queue_size=8",
+                             "model.conv1_temporal_stride=2"])
+    built = build_method(cfg, motion_channels=1, num_classes=3)
+    assert built.export_spec().conv1_temporal_stride == 2
+    assert built.eval_encoder().conv1_temporal_stride == 2
+    strides = {name: net.backbone.conv1_temporal_stride
+               for name, net in built.query_networks().items() if hasattr(net, "backbone")}
+    # As the release's DualNet (RESNET.CONV1_TEMPORAL_STRIDE for both pathways).
+    assert set(strides.values()) <= {2}
+    assert set(strides) == ({"visual", "motion"} if method == "modist" else {"model"})
+    assert load_config(None, []).model.conv1_temporal_stride == 1

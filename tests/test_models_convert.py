@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from modist.cli.main import main
-from modist.errors import DataError
+from modist.errors import ConfigError, DataError
 from modist.evaluation.encoder import load_eval_encoder
 from modist.models import interop
 from modist.models.encoder_io import load_encoder
@@ -182,13 +182,21 @@ def test_two_pathway_file_imports_either_pathway():
     visual = pyslowfast_slow(MACLR, width=16, pathway=0, head=False, seed=1)
     motion = pyslowfast_slow(T1, width=8, pathway=1, head=False, seed=2)
     both = {**visual, **motion}
-    conv = interop.convert_state_dict(both, "pyslowfast", pathway=1)
+    conv = interop.convert_state_dict(both, "pyslowfast", pathway=1, in_channels=3)
     assert (conv.spec.arch, conv.spec.width_divisor, conv.spec.modality) == ("slow_r50_t1", 8, "motion")
-    assert set(conv.ignored) == set(visual)
+    assert set(conv.ignored) == set(visual) and conv.other_pathways == {0: len(visual)}
     assert conv.encoder.stages[3][0].body[6].weight.shape[0] == 256  # res5 ends at 256 channels
     _assert_every_tensor_used_once(conv, both)
     conv0 = interop.convert_state_dict(both, "pyslowfast", pathway=0)
     assert conv0.spec.arch == "slow_r50_modist" and set(conv0.ignored) == set(motion)
+    assert conv0.other_pathways == {1: len(motion)} and conv0.collapsed_channels is None
+    # By default a 3-channel motion stem becomes 1 channel: its weight summed over the input channels.
+    conv1 = interop.convert_state_dict(both, "pyslowfast", pathway=1)
+    assert conv1.spec.in_channels == 1 and conv1.collapsed_channels == (3, 1)
+    summed = motion["s1.pathway1_stem.conv.weight"].sum(1, keepdim=True)
+    torch.testing.assert_close(conv1.encoder.stem[0].weight, summed)
+    with pytest.raises(ConfigError, match="3 input channels"):
+        interop.convert_state_dict(both, "pyslowfast", pathway=1, in_channels=2)
 
 
 def _clip(channels=3):
@@ -282,3 +290,161 @@ def test_a_file_of_another_format_is_named():
         interop.convert_state_dict(pytorchvideo_slow(width=8), "pyslowfast")
     with pytest.raises(DataError, match="temporal kernels"):
         interop.convert_state_dict(pyslowfast_slow((3, 1, 1, 3, 3), width=8), "pyslowfast")
+
+
+# ------------------------------------------------------------------------------ the MaCLR release as released
+
+
+def pyslowfast_features(sd, x, *, prefix="", pathway=0, conv1_temporal_stride=1):
+    """PySlowFast's Slow pathway written out from its modules (stem_helper.ResNetBasicStem, resnet_helper
+    ResBlock/BottleneckTransform with STRIDE_1X1 False, SPATIAL_STRIDES 1,2,2,2), BN in eval mode."""
+    import torch.nn.functional as F
+
+    def bn(y, name):
+        return F.batch_norm(y, sd[f"{name}.running_mean"], sd[f"{name}.running_var"], sd[f"{name}.weight"],
+                            sd[f"{name}.bias"], False, 0.0, 1e-5)
+
+    stem = f"{prefix}s1.pathway{pathway}_stem"
+    w = sd[f"{stem}.conv.weight"]
+    x = F.relu(bn(F.conv3d(x, w, stride=(conv1_temporal_stride, 2, 2), padding=(w.shape[2] // 2, 3, 3)), f"{stem}.bn"))
+    x = F.max_pool3d(x, (1, 3, 3), (1, 2, 2), (0, 1, 1))
+    for s, depth in enumerate(R50):
+        for b in range(depth):
+            blk = f"{prefix}s{s + 2}.pathway{pathway}_res{b}"
+            st = (1 if s == 0 else 2) if b == 0 else 1
+            shortcut = (bn(F.conv3d(x, sd[f"{blk}.branch1.weight"], stride=(1, st, st)), f"{blk}.branch1_bn")
+                        if f"{blk}.branch1.weight" in sd else x)
+            a = sd[f"{blk}.branch2.a.weight"]
+            y = F.relu(bn(F.conv3d(x, a, padding=(a.shape[2] // 2, 0, 0)), f"{blk}.branch2.a_bn"))
+            y = F.relu(bn(F.conv3d(y, sd[f"{blk}.branch2.b.weight"], stride=(1, st, st), padding=(0, 1, 1)),
+                          f"{blk}.branch2.b_bn"))
+            x = F.relu(bn(F.conv3d(y, sd[f"{blk}.branch2.c.weight"]), f"{blk}.branch2.c_bn") + shortcut)
+    return x
+
+
+@pytest.fixture(scope="module")
+def maclr_dualnet(tmp_path_factory):
+    """maclr.pyth's layout: the SSL wrapper's encoder_q around a video_flow DualNet (pathway0 visual, conv1 kernel 5,
+    full width; pathway1 motion, width/8, kernel 1, 3 input channels), its ContrastiveCodeHead, encoder_k and queues.
+    Saved as PySlowFast's checkpoint dict."""
+    with torch.no_grad():
+        visual = pyslowfast_slow(MACLR, width=64, pathway=0, head=False, seed=11)
+        motion = pyslowfast_slow(T1, width=8, pathway=1, in_ch=3, head=False, seed=12)
+        net = {**visual, **motion, "head.pathway0_mlp.0.weight": torch.zeros(16, 2048),
+               "head.pathway1_mlp.0.weight": torch.zeros(16, 256)}
+        sd = {f"encoder_q.{k}": v for k, v in net.items()}
+        sd["encoder_k.s1.pathway1_stem.conv.weight"] = motion["s1.pathway1_stem.conv.weight"].clone()
+        sd["queue_x"] = torch.zeros(16, 8)
+        sd["queue_ptr"] = torch.zeros(1, dtype=torch.long)
+    path = tmp_path_factory.mktemp("release") / "maclr.pyth"
+    torch.save({"epoch": 200, "model_state": sd}, path)
+    return path, sd
+
+
+def test_release_visual_pathway_with_conv1_stride_2_matches_the_reference(maclr_dualnet):
+    _, sd = maclr_dualnet
+    conv = interop.convert_state_dict(sd, "pyslowfast", conv1_temporal_stride=2)
+    assert (conv.spec.arch, conv.spec.conv1_temporal_stride, conv.spec.in_channels) == ("slow_r50_modist", 2, 3)
+    assert conv.other_pathways == {1: len([k for k in sd if ".pathway1_" in k and k.startswith("encoder_q.s")])}
+    x = torch.randn(1, 3, 32, 32, 32, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    with torch.no_grad():
+        ours = conv.encoder.double().eval().forward_features(x)
+        ref = pyslowfast_features({k: v.double() if v.is_floating_point() else v for k, v in sd.items()}, x,
+                                  prefix="encoder_q.", conv1_temporal_stride=2)
+    assert ours.shape == ref.shape == (1, 2048, 16, 1, 1)
+    torch.testing.assert_close(ours, ref, rtol=1e-9, atol=1e-9 * float(ref.abs().max()))
+
+
+def test_release_motion_pathway_collapses_to_one_channel_exactly(maclr_dualnet):
+    _, sd = maclr_dualnet
+    conv = interop.convert_state_dict(sd, "pyslowfast", pathway=1)
+    assert (conv.spec.arch, conv.spec.width_divisor, conv.spec.in_channels, conv.spec.modality) == \
+        ("slow_r50_t1", 8, 1, "motion")
+    assert conv.collapsed_channels == (3, 1) and conv.other_pathways[0] > 300
+    x = torch.rand(2, 1, 16, 32, 32, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    x3 = x.repeat(1, 3, 1, 1, 1)
+    double = {k: v.double() if v.is_floating_point() else v for k, v in sd.items()}
+    encoder = conv.encoder.double().eval()
+    with torch.no_grad():
+        import torch.nn.functional as F
+
+        stem = F.conv3d(x3, double["encoder_q.s1.pathway1_stem.conv.weight"], stride=(1, 2, 2), padding=(0, 3, 3))
+        # The summed weight is rounded once to float32, the file's precision.
+        torch.testing.assert_close(encoder.stem[0](x), stem, rtol=1e-5, atol=1e-6)
+        ref = pyslowfast_features(double, x3, prefix="encoder_q.", pathway=1)
+        ours = encoder.forward_features(x)
+    assert ours.shape == ref.shape == (2, 256, 16, 1, 1)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
+    # Collapsing is not a no-op: on 3 different channels the original stem differs from the summed one.
+    with torch.no_grad():
+        x_mixed = x3 * torch.tensor([1.0, 0.0, 2.0], dtype=torch.float64).view(1, 3, 1, 1, 1)
+        mixed = F.conv3d(x_mixed, double["encoder_q.s1.pathway1_stem.conv.weight"], stride=(1, 2, 2),
+                         padding=(0, 3, 3))
+    assert (mixed - stem).abs().max() > 1e-2
+
+
+def test_convert_cli_records_the_release_input(maclr_dualnet, tmp_path, capsys):
+    path, _ = maclr_dualnet
+    out = tmp_path / "maclr"
+    assert main(["convert", "--from", "pyslowfast", str(path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "slow_r50_modist rgb encoder" in printed
+    assert "32 frames at stride 8, 224 px crop, conv1 temporal stride 2" in printed
+    assert "configs/UCF101/SLOW_32x8_R50.yaml" in printed and "--pathway motion" in printed
+    meta = json.loads((out / "encoder.json").read_text())
+    assert (meta["conv1_temporal_stride"], meta["clip_frames"], meta["stride"], meta["crop_size"]) == (2, 32, 8, 224)
+    enc = load_eval_encoder(out)
+    assert (enc.clip_frames, enc.stride, enc.backbone.conv1_temporal_stride) == (32, 8, 2)
+    assert enc.backbone.stem[0].stride == (2, 2, 2)
+    assert not (out / "config.yaml").exists()
+
+    # Same weights at another stride are another network: the feature-cache key differs.
+    from dataclasses import replace
+
+    assert replace(enc, meta={**enc.meta, "conv1_temporal_stride": 1}).fingerprint() != enc.fingerprint()
+
+    motion = tmp_path / "maclr_motion"
+    assert main(["convert", "--from", "pyslowfast", str(path), "--out", str(motion), "--pathway", "motion"]) == 0
+    printed = capsys.readouterr().out
+    assert "slow_r50_t1, width/8 motion encoder" in printed
+    assert "summed its weight over them into 1 channel, exact for identical channels" in printed
+    assert "16 frames at stride 4, 224 px crop, conv1 temporal stride 1" in printed
+    enc = load_eval_encoder(motion)
+    assert (enc.modality, enc.meta["in_channels"], enc.meta["source_in_channels"]) == ("motion", 1, 3)
+    assert (enc.clip_frames, enc.stride) == (16, 4)
+    m = enc.motion
+    assert (m.encoding, m.flow_gap, m.flow_direction, m.edge_max) == ("flow_edges", 5, "backward", 10.0)
+    with torch.no_grad():
+        assert enc.backbone(torch.zeros(1, 1, 16, 32, 32)).shape == (1, 256)
+
+    # Explicit values win, and the output says they were given.
+    given = tmp_path / "given"
+    assert main(["convert", "--from", "pyslowfast", str(path), "--out", str(given), "--pathway", "motion",
+                 "--clip-frames", "8", "--stride", "2", "--crop-size", "112", "--conv1-temporal-stride", "2"]) == 0
+    assert "8 frames at stride 2, 112 px crop, conv1 temporal stride 2\n  as given;" in capsys.readouterr().out
+    enc = load_eval_encoder(given)
+    assert (enc.clip_frames, enc.stride, enc.crop_size, enc.backbone.conv1_temporal_stride) == (8, 2, 112, 2)
+
+
+def test_export_of_a_strided_encoder_says_the_stride(maclr_dualnet, tmp_path, capsys):
+    from modist.models.encoder_io import save_encoder
+
+    _, sd = maclr_dualnet
+    small = {k[len("encoder_q."):]: v for k, v in sd.items() if ".pathway1_" in k and k.startswith("encoder_q.s")}
+    conv = interop.convert_state_dict(small, "pyslowfast", pathway=1, conv1_temporal_stride=2)
+    save_encoder(tmp_path / "run", conv.encoder, conv.spec, {"method": "test"})
+    assert main(["convert", "--to", "pyslowfast", str(tmp_path / "run"), "--out", str(tmp_path / "x.pyth")]) == 0
+    assert "set RESNET.CONV1_TEMPORAL_STRIDE to 2" in capsys.readouterr().out
+
+
+def test_other_imports_keep_the_8x8_default_and_reject_a_bad_stride(tmp_path, capsys):
+    src = tmp_path / "slow.pt"
+    torch.save(pytorchvideo_slow(width=8), src)
+    out = tmp_path / "run"
+    assert main(["convert", "--from", "pytorchvideo", str(src), "--out", str(out), "--conv1-temporal-stride", "0"]) == 2
+    assert "conv1_temporal_stride" in capsys.readouterr().err and not out.exists()
+    assert main(["convert", "--from", "pytorchvideo", str(src), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "8 frames at stride 8, 224 px crop, conv1 temporal stride 1\n  as modist's default" in printed
+    meta = json.loads((out / "encoder.json").read_text())
+    assert (meta["clip_frames"], meta["stride"], meta["conv1_temporal_stride"]) == (8, 8, 1)

@@ -239,7 +239,7 @@ def build_motion_distill(cfg: PretrainConfig, *, motion_channels: int, num_class
         raise ConfigError("all method.weight_* are zero: nothing to train")
     mc, m = cfg.model, cfg.method
     head = {"proj_hidden": mc.proj_hidden, "embed_dim": mc.embed_dim, "head_bn": mc.head_bn,
-            "base_width": mc.base_width}
+            "base_width": mc.base_width, "conv1_temporal_stride": mc.conv1_temporal_stride}
     visual = build_pathway(mc.arch, 3, modality="rgb", **head) if weights.uses_visual else None
     motion = (build_pathway(mc.motion_arch or mc.arch, motion_channels, width_divisor=mc.motion_width_divisor,
                             modality="motion", **head)

@@ -58,5 +58,6 @@ def build_supervised(cfg: PretrainConfig, *, motion_channels: int = 0, num_class
     """The supervised reference on ``cfg.model.arch`` for a dataset of ``num_classes`` labels."""
     if num_classes < 2:
         raise ConfigError("method.name=supervised needs a labelled dataset with at least 2 classes")
-    spec = EncoderSpec(cfg.model.arch, 3, base_width=cfg.model.base_width, modality="rgb")
+    spec = EncoderSpec(cfg.model.arch, 3, base_width=cfg.model.base_width, modality="rgb",
+                       conv1_temporal_stride=cfg.model.conv1_temporal_stride)
     return Supervised(spec.build(), num_classes, spec=spec)

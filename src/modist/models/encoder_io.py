@@ -2,7 +2,11 @@
 
 A finished run (and ``modist export``) writes ``encoder.safetensors`` with ``encoder.json``
 beside it. The JSON holds the :class:`EncoderSpec` (architecture, input channels, width,
-modality) plus what the encoder was trained on (method, clip shape). Loading never unpickles.
+modality, conv1 temporal stride) plus what the encoder was trained on (method, clip shape,
+decode short side) and, for an RGB encoder, the input normalisation (``mean``, ``std`` of pixels
+in [0, 1]). Loading never unpickles and gives the network in eval mode. An ``encoder.json``
+written before a field existed loads with that field's default (``width_divisor`` 1,
+``modality`` rgb, ``conv1_temporal_stride`` 1; see :mod:`modist.models.encoder` for the inputs).
 
 Example:
     >>> import tempfile
@@ -11,8 +15,10 @@ Example:
     >>> d = tempfile.mkdtemp()
     >>> _ = save_encoder(d, spec.build(), spec, {"method": "rgb_only"})
     >>> encoder, meta = load_encoder(d)
-    >>> meta["arch"], meta["method"], type(encoder).__name__
-    ('r3d_tiny', 'rgb_only', 'ResNet3d')
+    >>> meta["arch"], meta["method"], meta["conv1_temporal_stride"], type(encoder).__name__, encoder.training
+    ('r3d_tiny', 'rgb_only', 1, 'ResNet3d', False)
+    >>> meta["mean"], meta["std"]
+    ([0.45, 0.45, 0.45], [0.225, 0.225, 0.225])
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from modist.atomic import atomic_path, write_json
-from modist.errors import DataError
+from modist.data.augment import MEAN, STD
+from modist.errors import ConfigError, DataError
 from modist.models.resnet3d import ResNet3d, build_backbone
 
 WEIGHTS = "encoder.safetensors"
@@ -37,18 +44,29 @@ META = "encoder.json"
 
 @dataclass(frozen=True)
 class EncoderSpec:
-    """What rebuilds a backbone: architecture, input channels, width and input modality."""
+    """What rebuilds a backbone: architecture, input channels, width, input modality and conv1's temporal stride."""
 
     arch: str
     in_channels: int
     width_divisor: float = 1.0
     base_width: int = 16
     modality: str = "rgb"  # "rgb" or "motion"
+    # Not a weight, so only this record keeps it: the same tensors at stride 2 are another network.
+    conv1_temporal_stride: int = 1
 
     def build(self) -> ResNet3d:
         """A freshly initialised backbone of this shape."""
         return build_backbone(self.arch, in_channels=self.in_channels, width_divisor=self.width_divisor,
-                              base_width=self.base_width)
+                              base_width=self.base_width, conv1_temporal_stride=self.conv1_temporal_stride)
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> EncoderSpec:
+        """The spec an ``encoder.json`` records; fields it predates take their defaults.
+
+        Raises KeyError or TypeError when ``arch``, ``in_channels`` or ``base_width`` is missing.
+        """
+        return cls(meta["arch"], meta["in_channels"], meta.get("width_divisor", 1.0), meta["base_width"],
+                   meta.get("modality", "rgb"), meta.get("conv1_temporal_stride", 1))
 
 
 def save_weights(path: str | os.PathLike, module: torch.nn.Module) -> Path:
@@ -62,15 +80,20 @@ def save_weights(path: str | os.PathLike, module: torch.nn.Module) -> Path:
 
 def save_encoder(out_dir: str | os.PathLike, encoder: torch.nn.Module, spec: EncoderSpec,
                  extra: dict[str, Any] | None = None) -> Path:
-    """Write ``encoder.safetensors`` and ``encoder.json`` (spec + ``extra``) into ``out_dir``."""
+    """Write ``encoder.safetensors`` and ``encoder.json`` (spec + ``extra``) into ``out_dir``.
+
+    An RGB encoder's record names the normalisation modist's data pipeline applies (``MEAN``,
+    ``STD``) unless ``extra`` gives its own ``mean`` and ``std``.
+    """
     out_dir = Path(out_dir)
     weights = save_weights(out_dir / WEIGHTS, encoder)
-    write_json(out_dir / META, {**asdict(spec), **(extra or {})})
+    inputs = {"mean": list(MEAN), "std": list(STD)} if spec.modality == "rgb" else {}
+    write_json(out_dir / META, {**asdict(spec), **inputs, **(extra or {})})
     return weights
 
 
 def load_encoder(path: str | os.PathLike) -> tuple[ResNet3d, dict[str, Any]]:
-    """Rebuild an exported backbone from ``encoder.safetensors`` (or the folder holding it)."""
+    """Rebuild an exported backbone, in eval mode, from ``encoder.safetensors`` (or the folder holding it)."""
     path = Path(path)
     weights = path / WEIGHTS if path.is_dir() else path
     meta_path = weights.with_name(META)
@@ -78,11 +101,13 @@ def load_encoder(path: str | os.PathLike) -> tuple[ResNet3d, dict[str, Any]]:
         raise DataError(f"{weights}: encoder weights or {meta_path.name} not found")
     try:
         meta = json.loads(meta_path.read_text())
-        spec = EncoderSpec(meta["arch"], meta["in_channels"], meta.get("width_divisor", 1.0),
-                           meta["base_width"], meta.get("modality", "rgb"))
+        spec = EncoderSpec.from_meta(meta)
     except (ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{meta_path}: not an encoder description ({type(exc).__name__}: {exc})") from None
-    encoder = spec.build()
+    try:
+        encoder = spec.build()
+    except ConfigError as exc:
+        raise DataError(f"{meta_path}: {exc}") from None
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError) as exc:
@@ -92,4 +117,5 @@ def load_encoder(path: str | os.PathLike) -> tuple[ResNet3d, dict[str, Any]]:
     except RuntimeError as exc:
         raise DataError(f"{weights}: weights do not fit {spec.arch} as {META} describes it "
                         f"({str(exc).splitlines()[0]})") from None
-    return encoder, meta
+    encoder.eval()  # a loaded encoder is for features: batch-norm statistics stay as trained
+    return encoder, {**asdict(spec), **meta}  # an older encoder.json gains the defaults it was built with

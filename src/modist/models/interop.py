@@ -7,6 +7,14 @@ Tensors outside the backbone (classifier and projection heads, a momentum encode
 the other pathway of a two-pathway file) are returned by name in :attr:`Conversion.ignored`.
 Export writes a modist encoder back in the PySlowFast or pytorchvideo layout.
 
+Weights carry no strides, so an import also records how the network is to be run: conv1's
+temporal stride (in the :class:`EncoderSpec`) and the evaluation clip (frames, stride, crop).
+For the MaCLR release (:func:`release_input`) these default to what its own configs use; for
+anything else to 8x8 frames at 224 px with stride 1 (our choice: the model zoos' Slow-R50 8x8).
+A motion pathway whose stem takes 3 identical channels (the release replicates flow edges) is
+imported as a 1-channel stem by summing conv1's weight over its input channels: for an input
+``x`` repeated 3 times, ``sum_c W[:, c] * x == (sum_c W[:, c]) * x``, so the outputs are equal.
+
 Reading never unpickles unless asked: pickled files (``.pyth``, ``.pth``) are opened with
 ``torch.load(weights_only=True)``; ``trust_pickle=True`` is the explicit way past a refusal.
 
@@ -25,18 +33,19 @@ from __future__ import annotations
 import os
 import pickle
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from modist.atomic import atomic_path
+from modist.atomic import atomic_path, write_text
 from modist.errors import ConfigError, DataError
 from modist.models.encoder_io import WEIGHTS, EncoderSpec, load_encoder, save_encoder
 from modist.models.resnet3d import MODIST_RELEASE_KERNELS, SLOW_ONLY_KERNELS, TEMPORAL_1_KERNELS
 
 IMPORT_FORMATS = ("pyslowfast", "pytorchvideo", "mmaction2")
+RUN_CONFIG = "config.yaml"  # read by evaluation for a motion encoder's flow settings
 EXPORT_FORMATS = ("pyslowfast", "pytorchvideo")
 
 # Temporal kernels (conv1, res2..res5) of a bottleneck [3,4,6,3] file -> the modist preset.
@@ -85,6 +94,54 @@ _BLOCK_KEY = re.compile(r"^stages\.(\d+)\.(\d+)\.(body|shortcut)\.(\d+)\.(\w+)$"
 _STEM_KEY = re.compile(r"^stem\.([01])\.(\w+)$")
 
 
+@dataclass(frozen=True)
+class EvalInput:
+    """How an imported encoder is run: clip frames and frame stride, crop size, conv1 temporal stride."""
+
+    clip_frames: int = 8
+    stride: int = 8
+    crop_size: int = 224
+    conv1_temporal_stride: int = 1
+    source: str = "modist's default for imported encoders (ours: Slow-R50 8x8 at 224 px, as the model zoos)"
+
+
+# The MaCLR release (amazon-science/self-supervised-maclr). Its UCF101 finetune and linear configs
+# (configs/UCF101/SLOW_32x8_R50.yaml, SLOW_32x8_R50_CLSONLY.yaml) run the visual pathway on 32 frames
+# at sampling rate 8 with RESNET.CONV1_TEMPORAL_STRIDE 2, 224 px training crops. Its motion pathway
+# was pretrained on DATA.FLOW_NUM_FRAMES 16 x FLOW_SAMPLING_RATE 4 with the default conv1 stride 1
+# (slowfast/config/defaults.py), the stride DualNet gives both pathways (video_model_builder.py).
+MACLR_VISUAL_INPUT = EvalInput(32, 8, 224, 2, "the release finetunes and probes this network on UCF101 "
+                               "(configs/UCF101/SLOW_32x8_R50.yaml: DATA.NUM_FRAMES 32, SAMPLING_RATE 8, "
+                               "TRAIN_CROP_SIZE 224, RESNET.CONV1_TEMPORAL_STRIDE 2)")
+MACLR_MOTION_INPUT = EvalInput(16, 4, 224, 1, "the release pretrains this motion pathway "
+                               "(slowfast/config/defaults.py: DATA.FLOW_NUM_FRAMES 16, FLOW_SAMPLING_RATE 4, "
+                               "RESNET.CONV1_TEMPORAL_STRIDE 1)")
+# The release's flow-edge preprocessing (fanyix/RAFT misc.py): flow from frame t to frame t-5,
+# Sobel magnitude clamped to 10, scaled to [0, 1] by FLOW_STD 1 after /255; written as config.yaml.
+MACLR_MOTION_CONFIG = {"encoding": "flow_edges", "flow_gap": 5, "flow_direction": "backward", "edge_max": 10.0}
+
+
+def release_input(fmt: str, spec: EncoderSpec) -> EvalInput | None:
+    """The MaCLR release's own input for an encoder of its layout, or None for any other network.
+
+    The release is the only PySlowFast layout with conv1 temporal kernel 5 (``dense_slow``,
+    ``video_flow`` pathway0); its motion pathway is the width/8 ``slow_r50_t1`` beside it.
+
+    Example:
+        >>> release_input("pyslowfast", EncoderSpec("slow_r50_modist", 3, 1.0, 64)).clip_frames
+        32
+        >>> release_input("pytorchvideo", EncoderSpec("slow_r50", 3, 1.0, 64)) is None
+        True
+    """
+    if fmt != "pyslowfast" or spec.base_width != 64:
+        return None
+    if spec.arch == "slow_r50_modist" and spec.width_divisor == 1 and spec.modality == "rgb":
+        return MACLR_VISUAL_INPUT
+    if spec.arch == "slow_r50_t1" and spec.width_divisor == 8 and spec.modality == "motion":
+        return MACLR_MOTION_INPUT
+    return None
+
+
 @dataclass
 class Conversion:
     """What an import produced: the encoder, its spec, and how the source's tensors were used."""
@@ -96,6 +153,14 @@ class Conversion:
     defaulted: list[str] = field(default_factory=list)  # modist buffers the file lacks (BN batch counters)
     prefix: str = ""
     notes: list[str] = field(default_factory=list)
+    # Stem input channels (file, encoder) when they were collapsed by summing, else None.
+    collapsed_channels: tuple[int, int] | None = None
+    # Other pathways of a two-pathway PySlowFast file: index -> number of their tensors.
+    other_pathways: dict[int, int] = field(default_factory=dict)
+    # Set by import_checkpoint: the recorded evaluation input, and the motion settings written
+    # to config.yaml beside the encoder (None: none written).
+    eval_input: EvalInput | None = None
+    motion_config: dict[str, Any] | None = None
 
     def ignored_summary(self) -> str:
         """One line naming the ignored tensors; more than 4 under one name prefix show as ``prefix.* (n)``."""
@@ -268,19 +333,32 @@ def infer_spec(state: dict[str, torch.Tensor], fmt: str, *, pathway: int = 0, pr
 
 
 def convert_state_dict(state: dict[str, torch.Tensor], fmt: str, *, pathway: int = 0, arch: str | None = None,
-                       modality: str | None = None, path: str | os.PathLike = "<state>") -> Conversion:
-    """Map a source state dict onto a modist backbone; every tensor is used, ignored by name, or an error."""
+                       modality: str | None = None, conv1_temporal_stride: int = 1, in_channels: int | None = None,
+                       path: str | os.PathLike = "<state>") -> Conversion:
+    """Map a source state dict onto a modist backbone; every tensor is used, ignored by name, or an error.
+
+    ``conv1_temporal_stride`` is recorded in the spec (no file holds it). ``in_channels``: the
+    encoder's input channels; None keeps the file's, except that a motion stem of 3 channels
+    becomes 1 (no modist motion encoding has 3 channels; the release's 3 are one replicated).
+    Going from 3 to 1 sums conv1's weight over its input channels.
+    """
     path = Path(path)
     layout = _check_format(fmt, IMPORT_FORMATS)
     prefix = _find_prefix(state, fmt, pathway, path)
-    spec = infer_spec(state, fmt, pathway=pathway, prefix=prefix, path=path)
-    if arch is not None and arch != spec.arch:
-        spec = EncoderSpec(arch, spec.in_channels, spec.width_divisor, spec.base_width)
-    spec = EncoderSpec(spec.arch, spec.in_channels, spec.width_divisor, spec.base_width,
-                       modality or ("motion" if pathway else "rgb"))
+    inferred = infer_spec(state, fmt, pathway=pathway, prefix=prefix, path=path)
+    modality = modality or ("motion" if pathway else "rgb")
+    file_channels = inferred.in_channels
+    if in_channels is None:
+        in_channels = 1 if modality == "motion" and file_channels == 3 else file_channels
+    if in_channels not in (file_channels, 1):
+        raise ConfigError(f"{path}: the stem takes {file_channels} input channels; it imports as {file_channels} "
+                          f"or, summed over them, as 1, not {in_channels}")
+    spec = EncoderSpec(arch or inferred.arch, in_channels, inferred.width_divisor, inferred.base_width, modality,
+                       conv1_temporal_stride)
     encoder = spec.build()
     target = encoder.state_dict()
     names = source_names(fmt, target, pathway)
+    stem_key = "stem.0.weight"
     new_state, defaulted, used = {}, [], set()
     for key, value in target.items():
         src = prefix + names[key]
@@ -291,19 +369,28 @@ def convert_state_dict(state: dict[str, torch.Tensor], fmt: str, *, pathway: int
                 continue
             raise DataError(f"{path}: missing tensor {src} (modist {spec.arch} {key})")
         tensor = state[src]
+        if key == stem_key and in_channels != file_channels and tensor.ndim == 5:
+            # Exact for identical input channels: conv(x repeated C times, W) == conv(x, sum_c W[:, c]).
+            tensor = tensor.sum(dim=1, keepdim=True)
         if tuple(tensor.shape) != tuple(value.shape):
             raise DataError(f"{path}: {src} has shape {tuple(tensor.shape)}; {spec.arch} "
                             f"expects {tuple(value.shape)} for {key}")
         new_state[key] = tensor.detach().to(value.dtype).clone()
         used.add(src)
-    other = re.compile(rf"pathway(?!{pathway}_)\d+_") if fmt == "pyslowfast" else None
+    other = re.compile(rf"pathway(?!{pathway}_)(\d+)_") if fmt == "pyslowfast" else None
     ignore = [re.compile(p) for p in layout["ignore"]]
     ignored = []
+    others: dict[int, int] = {}
     for key in state:
         if key in used:
             continue
-        if any(p.search(key) for p in ignore) or (other is not None and other.search(key)):
+        if any(p.search(key) for p in ignore):
             ignored.append(key)
+            continue
+        if other is not None and (m := other.search(key)):
+            ignored.append(key)
+            index = int(m.group(1))
+            others[index] = others.get(index, 0) + 1
             continue
         where = "" if key.startswith(prefix) else f" (and outside {prefix!r})"
         raise DataError(f"{path}: unexpected tensor {key}: not part of a {fmt} {spec.arch} backbone{where}")
@@ -312,27 +399,65 @@ def convert_state_dict(state: dict[str, torch.Tensor], fmt: str, *, pathway: int
     if spec.arch == "r3d_18":
         notes.append("mmaction2's ResNet3d-18 weights fit modist's r3d_18 one to one, but check the source config: "
                      "r3d_18 has no max-pool after conv1 and temporal stride 2 in res3-res5")
-    return Conversion(encoder, spec, len(used), ignored, defaulted, prefix, notes)
+    collapsed = (file_channels, in_channels) if in_channels != file_channels else None
+    return Conversion(encoder, spec, len(used), ignored, defaulted, prefix, notes, collapsed, others)
+
+
+def _input_source(ev: EvalInput, chosen: dict[str, int], total: int) -> str:
+    if len(chosen) == total:
+        return "given"
+    return ev.source + (f"; given: {', '.join(chosen)}" if chosen else "")
 
 
 def import_checkpoint(src: str | os.PathLike, fmt: str, out_dir: str | os.PathLike, *, pathway: int = 0,
                       arch: str | None = None, modality: str | None = None, trust_pickle: bool = False,
+                      clip_frames: int | None = None, stride: int | None = None, crop_size: int | None = None,
+                      conv1_temporal_stride: int | None = None, in_channels: int | None = None,
                       extra: dict[str, Any] | None = None, overwrite: bool = False) -> Conversion:
     """Convert ``src`` and write a modist run directory (``encoder.safetensors`` + ``encoder.json``).
 
-    Everything is read and checked before anything is written.
+    ``clip_frames``, ``stride``, ``crop_size`` and ``conv1_temporal_stride`` left at None take
+    the MaCLR release's own values for its layout (:func:`release_input`), else :class:`EvalInput`'s
+    defaults. For the release's motion pathway a ``config.yaml`` with its motion encoding is
+    written too, which evaluation reads. Everything is read and checked before anything is written.
     """
     src, out_dir = Path(src), Path(out_dir)
     _check_format(fmt, IMPORT_FORMATS)
+    given = {"clip_frames": clip_frames, "stride": stride, "crop_size": crop_size,
+             "conv1_temporal_stride": conv1_temporal_stride}
+    for key, value in given.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"invalid {key} {value!r}; must be an integer >= 1")
+    chosen = {k: v for k, v in given.items() if v is not None}
     if (out_dir / WEIGHTS).exists() and not overwrite:
-        raise DataError(f"{out_dir}: already holds {WEIGHTS}; choose another --out (or --force)")
+        raise DataError(f"{out_dir}: already holds {WEIGHTS}")
     state = read_state_dict(src, trust_pickle=trust_pickle)
-    conv = convert_state_dict(state, fmt, pathway=pathway, arch=arch, modality=modality, path=src)
+    conv = convert_state_dict(state, fmt, pathway=pathway, arch=arch, modality=modality, in_channels=in_channels,
+                              path=src)
+    release = release_input(fmt, conv.spec)
+    conv.eval_input = replace(release or EvalInput(), **chosen)
+    if conv.eval_input.conv1_temporal_stride != conv.spec.conv1_temporal_stride:
+        spec = replace(conv.spec, conv1_temporal_stride=conv.eval_input.conv1_temporal_stride)
+        encoder = spec.build()
+        encoder.load_state_dict(conv.encoder.state_dict())
+        conv.spec, conv.encoder = spec, encoder
+    if release is MACLR_MOTION_INPUT and conv.spec.in_channels == 1:
+        conv.motion_config = dict(MACLR_MOTION_CONFIG)
+        if (out_dir / RUN_CONFIG).exists() and not overwrite:
+            raise DataError(f"{out_dir}: already holds {RUN_CONFIG}")
+    ev = conv.eval_input
     meta = {"method": f"import:{fmt}", "source": str(src), "source_format": fmt, "source_prefix": conv.prefix,
-            **(extra or {})}
+            "clip_frames": ev.clip_frames, "stride": ev.stride, "crop_size": ev.crop_size,
+            "input_source": _input_source(ev, chosen, len(given)), **(extra or {})}
     if fmt == "pyslowfast":
         meta["source_pathway"] = pathway
+    if conv.collapsed_channels:
+        meta["source_in_channels"] = conv.collapsed_channels[0]
     save_encoder(out_dir, conv.encoder, conv.spec, meta)
+    if conv.motion_config is not None:
+        lines = "".join(f"  {k}: {v}\n" for k, v in conv.motion_config.items())
+        write_text(out_dir / RUN_CONFIG, "# The MaCLR release's motion input (written by modist convert).\n"
+                                         f"motion:\n{lines}")
     return conv
 
 

@@ -36,14 +36,18 @@ def build_pathway(
     proj_hidden: int = 2048,
     embed_dim: int = 128,
     head_bn: bool = False,
+    conv1_temporal_stride: int = 1,
 ) -> Pathway:
     """A backbone of ``arch`` with a projection head to ``embed_dim``.
+
+    ``conv1_temporal_stride`` is the stem's temporal stride (``model.conv1_temporal_stride``).
 
     Example:
         >>> p = build_pathway("r3d_tiny", 2, width_divisor=4, base_width=8, modality="motion", embed_dim=16)
         >>> p(torch.zeros(2, 2, 4, 32, 32)).shape, p.spec.in_channels
         (torch.Size([2, 16]), 2)
     """
-    spec = EncoderSpec(arch, in_channels, width_divisor=width_divisor, base_width=base_width, modality=modality)
+    spec = EncoderSpec(arch, in_channels, width_divisor=width_divisor, base_width=base_width, modality=modality,
+                       conv1_temporal_stride=conv1_temporal_stride)
     backbone = spec.build()
     return Pathway(backbone, ProjectionHead(backbone.out_dim, proj_hidden, embed_dim, batch_norm=head_bn), spec)
