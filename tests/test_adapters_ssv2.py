@@ -62,3 +62,48 @@ def test_errors_name_the_file(ssv2):
         load_ssv2(ssv2)
     with pytest.raises(DataError, match="labels.json: SSv2 labels.json not found"):
         load_ssv2(ssv2 / "elsewhere")
+
+
+def _eval_values(argv):
+    from modist.cli import evaluate
+    from modist.cli.main import build_parser
+    from modist.evaluation import presets
+
+    args = build_parser(argv).parse_args(argv)
+    values = presets.values(evaluate._settings(args, evaluate._tasks(args)[0]))
+    spec = evaluate._spec(args, values)
+    return values, (spec.temporal_views, spec.spatial_views), spec
+
+
+def test_evaluation_defaults_on_ssv2_no_flip_one_view_labelled_split(ssv2):
+    from modist.evaluation.runner import EvalSpec, load_splits
+
+    # The default test split is the validation list: SSv2's test labels are not public.
+    assert EvalSpec(f"ssv2:{ssv2}").resolved_test_splits() == ("val",)
+    assert EvalSpec(str(ssv2)).resolved_test_splits() == ("val",)  # kind detected from labels/labels.json
+    _, tests = load_splits(EvalSpec(f"ssv2:{ssv2}"))
+    assert list(tests) == ["val"] and tests["val"].labels == [2]
+    data = ["--dataset", f"ssv2:{ssv2}", "--checkpoint", "unused"]
+    for argv in (["eval", "finetune", *data], ["eval", "finetune", "--protocol", "maclr", *data],
+                 ["eval", "linear", "--protocol", "maclr", *data], ["eval", "linear", *data], ["eval", "all", *data]):
+        values, views, spec = _eval_values(argv)
+        assert views == (1, 1), argv
+        assert values.get("flip", False) is False, argv
+        assert spec.resolved_test_splits() == ("val",)
+    # Elsewhere the protocol's own values; on SSv2 values given on the command line still win.
+    assert _eval_values(["eval", "finetune", "--protocol", "maclr", "--dataset", f"ucf101:{ssv2}"])[1] == (10, 3)
+    values, views, _ = _eval_values(["eval", "finetune", *data, "--flip", "yes", "--spatial-views", "3"])
+    assert values["flip"] is True and views == (1, 3)
+
+
+def test_asking_for_the_unlabelled_test_split_is_one_clear_line(ssv2, tmp_path, capsys):
+    from modist.cli.main import main
+
+    from test_evaluation_embed import tiny_checkpoint
+
+    ckpt = tiny_checkpoint(tmp_path / "ckpt")
+    code = main(["eval", "knn", "--checkpoint", str(ckpt), "--dataset", f"ssv2:{ssv2}", "--test-split", "test",
+                 "--no-cache", "--device", "cpu", "--no-progress", "--out", str(tmp_path / "eval")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "split 'test' has 1 of 1 videos without labels" in err and "evaluate on split 'val'" in err

@@ -99,6 +99,10 @@ def test_cli_from_scratch_baseline_writes_results_curves_and_weights(tiny_synth,
     meta = results["meta"]
     assert meta["from_scratch"] and meta["recipe"]["flip"] is False  # auto: off for synth
     assert meta["recipe"]["crop_scale"] == [0.3, 1.0] and meta["recipe"]["grayscale_prob"] == 0.5
+    block = results["protocols"]["finetune:modist"]
+    assert row["preset"] == "modist" and block["name"] == "modist" and block["values"]["epochs"] == 30
+    assert block["values"]["flip"] is False and block["values"]["test_crop_size"] == 32
+    assert block["overridden"] == ["clip_frames", "crop_size", "batch_size", "temporal_views"]
     for name in ("results.md", "curves_finetune.png", "confusion_finetune_test_unbiased.png",
                  "per_class_finetune_test_unbiased.png", "finetuned.safetensors"):
         assert (out / name).is_file(), name
@@ -136,3 +140,94 @@ def test_cache_videos_reaches_the_frame_cache(tmp_path):
     argv = ["eval", "finetune", "--from-scratch", "--dataset", "synth:x", "--cache-videos", "7", "--device", "cpu"]
     spec = evaluate._spec(build_parser(argv).parse_args(argv))
     assert spec.frame_cache == 7 and spec.device == torch.device("cpu")
+
+
+def test_precise_bn_sets_running_stats_to_the_mean_and_variance_of_the_data():
+    from torch import nn
+
+    from modist.evaluation.precise_bn import update_bn_stats
+
+    torch.manual_seed(0)
+    # A fixed linear map, BN, dropout: BN's input is h = x W^T + b, checkable by hand.
+    net = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2, momentum=0.1), nn.Dropout(0.5), nn.ReLU(),
+                        nn.Linear(2, 2), nn.BatchNorm1d(2))
+    net.train()
+    seen_modes = []
+    net[2].register_forward_pre_hook(lambda m, i: seen_modes.append((m.training, torch.is_grad_enabled())))
+    batches = [torch.randn(4, 3) * 3 + 1, torch.randn(6, 3), torch.randn(5, 3) - 2]  # unequal sizes
+    weight = net[0].weight.detach().clone()
+    assert update_bn_stats(net, iter(batches), num_batches=2) == 2  # only the first two batches count
+    h = torch.cat(batches[:2]) @ weight.T + net[0].bias.detach()
+    torch.testing.assert_close(net[1].running_mean, h.mean(0))
+    torch.testing.assert_close(net[1].running_var, h.var(0, unbiased=False))
+    # Dropout stayed in eval mode and nothing recorded gradients; modes and momentum are restored.
+    assert seen_modes == [(False, False), (False, False)]
+    assert all(m.training for m in net.modules()) and net[1].momentum == 0.1
+    assert torch.equal(net[0].weight, weight) and net[0].weight.grad is None
+
+    # BN3d: every position of every clip is a sample, so batches weigh by their element counts.
+    bn = nn.BatchNorm3d(2).eval()
+    clips = [torch.randn(2, 2, 3, 4, 4) + 5, torch.randn(3, 2, 1, 2, 2) * 2]
+    update_bn_stats(bn, clips, 10)
+    flat = torch.cat([c.transpose(0, 1).reshape(2, -1) for c in clips], dim=1)
+    torch.testing.assert_close(bn.running_mean, flat.mean(1))
+    torch.testing.assert_close(bn.running_var, flat.var(1, unbiased=False))
+    assert not bn.training  # its mode is restored
+
+
+def test_finetune_recomputes_bn_statistics_over_training_batches_before_testing(tiny_synth, monkeypatch):
+    from modist.evaluation import finetune as finetune_module
+
+    train = resolve_dataset(f"synth:{tiny_synth}", split="train").records[:8]
+    enc = EvalEncoder.from_scratch("r3d_tiny", base_width=4, crop_size=32, clip_frames=4)
+    calls = []
+    real = finetune_module.update_bn_stats
+
+    def spy(model, batches, num_batches):
+        calls.append((model.training, num_batches))
+        return real(model, batches, num_batches)
+
+    monkeypatch.setattr(finetune_module, "update_bn_stats", spy)
+    recipe = FinetuneRecipe(epochs=1, expand_dataset=3, batch_size=4, precise_bn_batches=200, max_steps=2,
+                            temporal_views=1, spatial_views=1)
+    result = finetune(enc, train, {}, 10, recipe, progress=False)
+    assert calls == [(True, 6)]  # min(200, the 8 x 3 / 4 batches of an epoch)
+    bn = result.model.backbone.stem[1]
+    assert bn.num_batches_tracked.item() == 2 + 6  # two training steps, then six precise-BN batches
+    plain = finetune(enc, train, {}, 10, FinetuneRecipe(**{**recipe.__dict__, "precise_bn_batches": 0}),
+                     progress=False)
+    assert len(calls) == 1 and plain.model.backbone.stem[1].num_batches_tracked.item() == 2
+
+
+def test_maclr_linear_trains_the_classifier_online_on_a_frozen_backbone(tiny_synth, tmp_path, monkeypatch):
+    from modist.evaluation import finetune as finetune_module
+    from modist.evaluation import presets
+
+    ckpt = tiny_checkpoint(tmp_path / "ckpt")
+    enc = load_eval_encoder(ckpt)
+    train = resolve_dataset(f"synth:{tiny_synth}", split="train").records[:8]
+    before = {k: v.clone() for k, v in enc.backbone.state_dict().items()}
+    augments = []
+
+    class SpyAugment(finetune_module.PairedAugment):
+        def __call__(self, rgb, flow=None, **kw):
+            augments.append((self.train, self.flip, self.scale, self.ratio))
+            return super().__call__(rgb, flow, **kw)
+
+    monkeypatch.setattr(finetune_module, "PairedAugment", SpyAugment)
+    modes = []
+    enc.backbone.register_forward_pre_hook(lambda m, i: modes.append(m.training))  # deepcopy keeps the hook
+    values = presets.values(presets.resolve("linear", "maclr", overrides={"batch_size": 4, "expand_dataset": 2}))
+    recipe = FinetuneRecipe.from_values(values, max_steps=3)
+    assert recipe.lr == 32.0 and recipe.frozen_backbone
+    result = finetune(enc, train, {"train": train[:2]}, 10, recipe, progress=False)
+    assert len(result.history) == 3
+    # Online: every step augments fresh clips (random resized crop, flip) and runs them through the backbone.
+    assert augments == [(True, True, (0.3, 1.0), (0.5, 2.0))] * 3
+    assert modes[:3] == [False, False, False]  # the frozen backbone runs in eval mode while training
+    # Frozen: weights and BN statistics exactly the checkpoint's; the classifier moved from N(0, 0.01^2).
+    for k, v in result.model.backbone.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert all(not p.requires_grad for p in result.model.backbone.parameters())
+    assert result.model.fc.weight.abs().max() > 0.1
+    assert result.splits["train"].protocol == "linear"

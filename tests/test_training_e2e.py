@@ -56,7 +56,7 @@ def test_supervised_run_fits_its_labels_and_its_frozen_probe_beats_chance(tiny_s
     # above chance (0.1); generalising to the test splits takes the demo's scale (4 videos
     # per class are memorised by colour, not by scene or motion).
     spec = EvalSpec(f"synth:{tiny_synth}", test_splits=("train", "test_biased"), temporal_views=2, cache_dir="",
-                    progress=False)
+                    progress=False, allow_same_split=True)
     results, _, _ = run_frozen(load_eval_encoder(result.out_dir), spec, ("linear", "knn"))
     top1 = {(r.protocol, r.split): r.metrics["top1"] for r in results}
     assert {r.split: r.num_videos for r in results} == {"train": 40, "test_biased": 20}

@@ -29,6 +29,9 @@ class VideoDataset:
     name: str = ""
     # Videos the annotations list but the disk lacks (adapters report them, not fail).
     missing: list[str] = field(default_factory=list)
+    # True when the source has no splits (a plain folder, a manifest without a split column):
+    # the records are all its videos, whichever split was asked for.
+    unsplit: bool = False
 
     def __len__(self) -> int:
         return len(self.records)

@@ -55,17 +55,19 @@ class EvalEncoder:
     @classmethod
     def from_scratch(cls, arch: str = "r3d_tiny", *, base_width: int = 16, modality: str = "rgb",
                      width_divisor: float = 1.0, clip_frames: int = _DATA.clip_frames, stride: int = _DATA.stride,
-                     crop_size: int = _DATA.crop_size, motion: MotionConfig | None = None) -> EvalEncoder:
+                     crop_size: int = _DATA.crop_size, motion: MotionConfig | None = None,
+                     conv1_temporal_stride: int = 1) -> EvalEncoder:
         """A randomly initialised backbone (the supervised-from-scratch baseline)."""
         from modist.flow import motion_channels
         from modist.models.resnet3d import build_backbone
 
         motion = motion or MotionConfig()
         in_channels = 3 if modality == "rgb" else motion_channels(motion.encoding)
-        backbone = build_backbone(arch, in_channels=in_channels, width_divisor=width_divisor, base_width=base_width)
+        backbone = build_backbone(arch, in_channels=in_channels, width_divisor=width_divisor, base_width=base_width,
+                                  conv1_temporal_stride=conv1_temporal_stride)
         meta = {"arch": arch, "in_channels": in_channels, "width_divisor": width_divisor, "base_width": base_width,
-                "modality": modality, "method": "scratch", "clip_frames": clip_frames, "stride": stride,
-                "crop_size": crop_size}
+                "modality": modality, "conv1_temporal_stride": conv1_temporal_stride, "method": "scratch",
+                "clip_frames": clip_frames, "stride": stride, "crop_size": crop_size}
         return cls(backbone, meta, modality=modality, clip_frames=clip_frames, stride=stride, crop_size=crop_size,
                    motion=motion)
 
@@ -81,9 +83,11 @@ class EvalEncoder:
 
     def clip_source(self, frame_cache: int = 0) -> ClipSource:
         """Decoder (+ flow estimator for a motion encoder) matching this encoder."""
-        flow = (EstimatedFlow(self.motion.estimator, self.motion.preset, self.motion.flow_gap)
+        m = self.motion
+        flow = (EstimatedFlow(m.estimator, m.preset, m.flow_gap, m.flow_direction)
                 if self.modality == "motion" else None)
-        return ClipSource(flow, short_side=self.short_side, frame_cache=frame_cache)
+        return ClipSource(flow, short_side=self.short_side, frame_cache=frame_cache,
+                          motion_frames=m.clip_frames, motion_stride=m.stride)
 
     def view_pipeline(self, spatial_views: int = 1) -> ViewPipeline:
         """Deterministic test views of this encoder's crop size and motion encoding."""
@@ -100,6 +104,9 @@ class EvalEncoder:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
         digest.update(json.dumps(self.settings(), sort_keys=True).encode())
+        # The same weights at another conv1 stride are another network; stride 1 keeps older cache keys.
+        if self.meta.get("conv1_temporal_stride", 1) != 1:
+            digest.update(f"conv1_temporal_stride={self.meta['conv1_temporal_stride']}".encode())
         return digest.hexdigest()
 
     def settings(self) -> dict[str, Any]:
@@ -110,6 +117,11 @@ class EvalEncoder:
             m = self.motion
             out["motion"] = {"estimator": m.estimator, "preset": m.preset, "flow_gap": m.flow_gap,
                              "encoding": m.encoding, "max_flow": m.max_flow, "edge_max": m.edge_max}
+            # Named only when not the defaults, so that older feature-cache keys stay valid.
+            if m.flow_direction != "forward":
+                out["motion"]["flow_direction"] = m.flow_direction
+            if m.clip_frames or m.stride:
+                out["motion"]["clip"] = [m.clip_frames, m.stride]
         return out
 
 
@@ -187,7 +199,7 @@ def checkpoint_encoder(path: str | os.PathLike) -> tuple[nn.Module, EncoderSpec,
                         f"({str(exc).splitlines()[0][:200]})") from None
     d = cfg.data
     extra = {"method": cfg.method.name, "clip_frames": d.clip_frames, "stride": d.stride, "crop_size": d.crop_size,
-             "step": int(state.get("step", 0))}
+             "short_side": d.short_side, "step": int(state.get("step", 0))}
     return encoder, method.export_spec(), extra, cfg
 
 
@@ -222,7 +234,7 @@ def load_eval_encoder(checkpoint: str | os.PathLike) -> EvalEncoder:
         motion, short_side = cfg.motion, cfg.data.short_side
     else:
         motion = MotionConfig(encoding="dxdy" if meta.get("in_channels") == 2 else "flow_edges")
-        short_side = 0
+        short_side = int(meta.get("short_side", 0))  # an exported encoder away from its run's config.yaml
     backbone.eval()
     return EvalEncoder(backbone, meta, weights=weights, modality=meta.get("modality", "rgb"),
                        clip_frames=int(meta.get("clip_frames", _DATA.clip_frames)),
@@ -245,5 +257,6 @@ def scratch_encoder(checkpoint: str | os.PathLike | None = None, *, arch: str = 
                                        modality=trained.modality,
                                        width_divisor=trained.meta.get("width_divisor", 1.0),
                                        clip_frames=trained.clip_frames, stride=trained.stride,
-                                       crop_size=trained.crop_size, motion=trained.motion)
+                                       crop_size=trained.crop_size, motion=trained.motion,
+                                       conv1_temporal_stride=trained.meta.get("conv1_temporal_stride", 1))
     return scratch.with_overrides(short_side=trained.short_side)

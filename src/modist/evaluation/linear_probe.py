@@ -2,10 +2,14 @@
 
 The classifier is ``z = ((x - mu) / sigma) W + b`` with ``mu, sigma`` the per-dimension
 mean and standard deviation of the training features, so results do not depend on the
-feature scale of the encoder. :func:`fit_linear` follows the linear-evaluation recipe
-of the MoDist release in spirit: cross-entropy, mini-batches of 256 (full batch when
-the set is smaller), a cosine learning-rate schedule and no weight decay. Adam replaces
-SGD so that one learning rate works across encoders without a sweep.
+feature scale of the encoder. :func:`fit_linear` is the ``modist`` linear protocol
+(:mod:`modist.evaluation.presets`): it follows the release's linear evaluation in spirit
+(cross-entropy, mini-batches of 256, full batch when the set is smaller, a cosine
+learning-rate schedule, no weight decay) on cached features of the test views. Adam
+replaces SGD so that one learning rate works across encoders without a sweep. The
+release's own protocol (``maclr``: SGD at lr 32 on raw features of augmented clips through
+the frozen backbone, every step) is :func:`modist.evaluation.finetune.finetune` with
+``frozen_backbone=True``.
 
 Example:
     >>> x = np.array([[0.0], [1.0], [10.0], [11.0]]); y = np.array([0, 0, 1, 1])

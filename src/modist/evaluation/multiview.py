@@ -39,12 +39,15 @@ class SpatialCrop(PairedAugment):
         self.position = position
         self.num_positions = num_positions
 
-    def _sample_boxes(self, n: int, h: int, w: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-        side = float(min(h, w))
+    def _sample_boxes(self, n: int, h, w, device) -> tuple[torch.Tensor, torch.Tensor]:
+        # h, w: each clip's own frame size (float [n], or one number for all): padded clips of
+        # a batch are placed along their own long side.
+        h = torch.as_tensor(h, dtype=torch.float32, device=device).expand(n)
+        w = torch.as_tensor(w, dtype=torch.float32, device=device).expand(n)
+        side = torch.minimum(h, w)
         frac = 0.5 if self.num_positions == 1 else self.position / (self.num_positions - 1)
-        x0, y0 = (w - side) * frac, (h - side) * frac
-        box = torch.tensor([x0, y0, side, side], device=device)
-        return box.expand(n, 4).clone(), torch.zeros(n, dtype=torch.bool, device=device)
+        box = torch.stack([(w - side) * frac, (h - side) * frac, side, side], dim=1)
+        return box, torch.zeros(n, dtype=torch.bool, device=device)
 
 
 class ViewPipeline:

@@ -13,6 +13,9 @@ confusion matrices).
 * ``retrieval``: Recall@k (:mod:`~modist.evaluation.retrieval`) on view-averaged
   features; the predictions reported are the class of the nearest training video
   (so Recall@1 equals their top-1).
+
+These are the ``modist`` protocols of their tasks (:mod:`~modist.evaluation.presets`); a
+result's ``preset`` names the protocol whose values produced it.
 """
 
 from __future__ import annotations
@@ -42,10 +45,11 @@ class ProtocolResult:
     num_videos: int
     skipped: int = 0
     extra: dict = field(default_factory=dict)
+    preset: str = "modist"  # the named protocol (modist.evaluation.presets) whose values produced it
 
     def row(self) -> dict:
         """A JSON-ready summary (no per-video arrays)."""
-        return {"protocol": self.protocol, "split": self.split, **self.metrics,
+        return {"protocol": self.protocol, "preset": self.preset, "split": self.split, **self.metrics,
                 "num_videos": self.num_videos, "skipped": self.skipped, **self.extra}
 
 

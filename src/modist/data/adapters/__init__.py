@@ -35,6 +35,7 @@ from pathlib import Path
 
 from modist.data.adapters.folder import load_folder
 from modist.data.adapters.hmdb51 import load_hmdb51, splits_dir
+from modist.data.adapters.holdout import Holdout, hold_out
 from modist.data.adapters.kinetics import load_kinetics
 from modist.data.adapters.manifest import load_manifest
 from modist.data.adapters.ssv2 import load_ssv2
@@ -100,7 +101,9 @@ def resolve_dataset(spec: str, split: str = "train", fold: int = 1) -> VideoData
 
 __all__ = [
     "KINDS",
+    "Holdout",
     "detect_kind",
+    "hold_out",
     "load_folder",
     "load_hmdb51",
     "load_kinetics",

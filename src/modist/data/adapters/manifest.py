@@ -3,7 +3,8 @@
 ``label`` is an integer class index or a class name (names are indexed in sorted order
 unless ``class_names`` gives the order; a ``label_name`` column names integer labels).
 Relative paths are resolved against the manifest's folder. A ``split`` column, when
-present, selects rows. Listed files that do not exist are reported in ``missing``.
+present, selects rows; without one every split asked for gives all rows and the dataset
+says so (``unsplit=True``). Listed files that do not exist are reported in ``missing``.
 
 Example (CSV)::
 
@@ -138,4 +139,5 @@ def load_manifest(
             missing.append(str(video))
             continue
         records.append(VideoRecord(str(video), label, start, end))
-    return VideoDataset(records, names, name=f"manifest:{path.name}", missing=missing)
+    unsplit = not all_rows or "split" not in all_rows[0][1]
+    return VideoDataset(records, names, name=f"manifest:{path.name}", missing=missing, unsplit=unsplit)

@@ -6,6 +6,10 @@ string; ``train.json`` / ``validation.json`` / ``test.json`` list
 its template with the brackets removed, e.g. ``"Putting [something] on a surface"`` ->
 ``"Putting something on a surface"``. The label files are looked for in ROOT and
 ROOT/labels; videos ``{id}.webm`` in ROOT/20bn-something-something-v2, ROOT/videos or ROOT.
+
+The test list carries no labels (they are not public), so its records have ``label=None``:
+fine for embedding, not for evaluation, which defaults to the validation split on SSv2
+(as PySlowFast, whose ``slowfast/datasets/ssv2.py`` tests on ``validation.json``).
 """
 
 from __future__ import annotations
