@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 import pickle
+import shlex
 import shutil
 import signal
 import subprocess
@@ -379,12 +380,14 @@ def test_a_second_process_on_one_run_folder_is_refused(tiny_synth, tmp_path, cap
                                                      (signal.SIGTERM, 143, "terminated")])
 def test_interrupt_mid_run_exits_cleanly(sig, status, word, tiny_synth, tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "modist.cli.main",
-                             *_pretrain_args(f"synth:{tiny_synth}", out, "train.steps=100000", "train.log_every=1")],
+    args = _pretrain_args(f"synth:{tiny_synth}", out, "train.steps=100000", "train.log_every=1",
+                          "train.checkpoint_every=1")
+    proc = subprocess.Popen([sys.executable, "-m", "modist.cli.main", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while not ((out / "metrics.jsonl").is_file() and (out / "metrics.jsonl").stat().st_size):
+        while not ((out / "metrics.jsonl").is_file() and (out / "metrics.jsonl").stat().st_size
+                   and list(out.glob("checkpoint-*.pt"))):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.1)
         proc.send_signal(sig)
@@ -396,3 +399,9 @@ def test_interrupt_mid_run_exits_cleanly(sig, status, word, tiny_synth, tmp_path
         " (SIGTERM)" if sig == signal.SIGTERM else "")
     assert not (out / "encoder.safetensors").exists()
     assert (out / "config.yaml").is_file()  # written before the first step
+    # Which checkpoint was kept, and the command that continues from it (the demo recipe resumes already).
+    lines = err.strip().splitlines()
+    step = max(int(p.stem.split("-")[1]) for p in out.glob("checkpoint-*.pt"))
+    assert lines[-3] == f"modist: kept {out / f'checkpoint-{step:07d}.pt'} (step {step} of 100000); continue with:"
+    assert lines[-2] == "  " + shlex.join(["modist", *args])
+    assert (out / "curves.png").is_file()  # drawn on the way out

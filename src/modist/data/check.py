@@ -103,7 +103,7 @@ class CheckReport:
         """Human-readable report (lists of missing files are cut at ``max_listed``)."""
         readable = len(self.files) - len(self.unreadable)
         lines = [
-            f"dataset {self.dataset}: {len(self.files)} videos, {self.num_classes} classes"
+            f"dataset {self.dataset}: {counted(len(self.files), 'video')}, {counted(self.num_classes, 'class')}"
             f"{' (full decode)' if self.full else ' (probe + first/last frame)'}",
             f"readable {readable}/{len(self.files)}, unreadable {len(self.unreadable)}, missing {len(self.missing)}",
         ]
@@ -127,6 +127,18 @@ class CheckReport:
         if len(self.missing) > max_listed:
             lines.append(f"missing: ... and {len(self.missing) - max_listed} more (all in the JSON report)")
         return "\n".join(lines)
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1.
+
+    Example:
+        >>> counted(1, "class"), counted(2, "class"), counted(0, "video"), counted(1, "video")
+        ('1 class', '2 classes', '0 videos', '1 video')
+    """
+    if n == 1:
+        return f"{n} {noun}"
+    return f"{n} {noun}es" if noun.endswith(("s", "x", "ch", "sh")) else f"{n} {noun}s"
 
 
 def check_video(path: str, full: bool = False) -> FileCheck:

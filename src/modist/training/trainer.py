@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from modist.methods import Method
 from modist.schedules import lr_factor
 from modist.training.batches import BatchStream, build_batch_stream, load_dataset
 from modist.training.build import build_training_method
+from modist.training.loggers import require_logger
 from modist.training.optim import build_optimizer, scaled_lr
 from modist.training.resume import ResumePoint, find_resume_point, load_state_strict
 from modist.training.rng import rank_seed, restore_rng_state, rng_state, seed_everything
@@ -57,7 +59,7 @@ StepCallback = Callable[[int, dict], None]
 @dataclass
 class TrainResult:
     out_dir: Path
-    method: Method
+    method: Method | None  # None when the run was already complete (``complete``): nothing was built
     steps: int
     seconds: float
     clips_per_sec: float
@@ -67,6 +69,8 @@ class TrainResult:
     rank: int = 0  # this process's rank under torchrun (only rank 0 wrote the run directory)
     resumed_from: Path | None = None  # the checkpoint this process continued from
     skipped_paths: list[str] = field(default_factory=list)
+    #: the folder already held this run's final checkpoint and encoder: nothing was trained or written
+    complete: bool = False
 
     @property
     def steps_run(self) -> int:
@@ -149,6 +153,7 @@ class TrainingState:
 
 def _locked(cfg: PretrainConfig, dataset: VideoDataset | None, *, desc: str | None, on_step: StepCallback | None,
             env: DistEnv, device: torch.device) -> TrainResult:
+    require_logger(cfg.train.logger)  # a missing package, before anything is written
     # The folder is locked and checked before the minutes data loading can take.
     run_dir = RunDir(cfg, writer=env.is_main)
     try:
@@ -162,6 +167,10 @@ def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, run_dir: RunDir
     t = cfg.train
     seed_everything(t.seed)  # identical networks and queues on every rank
     resume = None if t.overwrite and t.resume == "auto" else find_resume_point(cfg)
+    if resume is not None and gather_objects(run_dir.complete(resume.step))[0]:  # rank 0 looks at the folder
+        # Rerunning a finished run's command must not rewrite its metrics, config, curves or encoder.
+        return TrainResult(run_dir.path, None, t.steps, 0.0, 0.0, 0, run_dir.read_history(), resume.step, env.rank,
+                           resume.path, complete=True)
     replaced = run_dir.start(resumed_at=resume.step if resume is not None else None)
     if env.is_main and resume is not None:
         log.info("resuming from %s at step %d of %d", resume.path, resume.step, t.steps)
@@ -201,13 +210,30 @@ def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, run_dir: RunDir
 
 def _build_method(cfg: PretrainConfig, dataset: VideoDataset, *, env: DistEnv, device: torch.device) -> Method:
     if len(dataset) < cfg.train.batch_size * env.world_size:
-        raise DataError(f"dataset {cfg.data.dataset!r} has {len(dataset)} videos, fewer than "
-                        f"train.batch_size x {env.world_size} process(es)")
+        raise DataError(too_few_videos(cfg, len(dataset), env.world_size))
     method = build_training_method(cfg, num_classes=len(dataset.class_names), device=device, distributed=env.enabled)
     if method.needs_labels and any(r.label is None for r in dataset.records):
         raise DataError(f"method.name={cfg.method.name} needs labels but dataset {cfg.data.dataset!r} "
                         "has unlabeled videos")
     return method
+
+
+def too_few_videos(cfg: PretrainConfig, videos: int, processes: int) -> str:
+    """Why ``videos`` cannot fill one batch per process, and the largest ``train.batch_size`` that can.
+
+    Example:
+        >>> from modist.config import load_config
+        >>> cfg = load_config(None, ["train.batch_size=32", "data.dataset=folder:clips"])
+        >>> too_few_videos(cfg, 10, 1)
+        "dataset 'folder:clips' has 10 videos, fewer than train.batch_size=32 x 1 process(es); train.batch_size=10 fits"
+    """
+    per_process, k = videos // processes, cfg.data.clips_per_video
+    fits = per_process // k * k  # a multiple of data.clips_per_video
+    text = (f"dataset {cfg.data.dataset!r} has {videos} videos, fewer than train.batch_size={cfg.train.batch_size} "
+            f"x {processes} process(es)")
+    if fits >= 2:  # InfoNCE needs two clips a batch
+        return f"{text}; train.batch_size={fits} fits"
+    return f"{text}; training needs at least {2 * processes} videos"
 
 
 def _restore_rng(resume: ResumePoint | None, *, env: DistEnv, seed: int, start_step: int) -> None:
@@ -226,20 +252,29 @@ def _loop(cfg: PretrainConfig, training: TrainingState, stream: BatchStream, run
           device: torch.device, start_step: int, desc: str, on_step: StepCallback | None) -> None:
     t = cfg.train
     training.method.train()
-    bar = tqdm(range(start_step, t.steps), initial=start_step, total=t.steps, leave=False, desc=desc,
-               disable=not (t.progress and env.is_main))
-    for step in bar:
-        micro_batches = itertools.islice(stream, t.accumulate)  # drawn one at a time by the step
-        logs = mean_across_ranks(training.step_fn(micro_batches, step, count=t.accumulate), device)
-        record = {"step": step + 1, "loss": logs.pop("loss"), "lr": training.optimizer.param_groups[0]["lr"], **logs}
-        shown = (step + 1) % t.log_every == 0 or step + 1 == t.steps
-        run_dir.log(record, flush=shown)
-        if shown:
-            bar.set_postfix(loss=f"{record['loss']:.3f}")
-        if t.checkpoint_every and (step + 1) % t.checkpoint_every == 0 and step + 1 < t.steps:
-            _save(cfg, training, stream, run_dir, env=env, step=step + 1)
-        if on_step is not None:
-            on_step(step + 1, record)
+    start = time.perf_counter()
+    # (time, clips, data wait) after each of the last log_every steps: throughput and data wait of that window.
+    window = deque([(start, stream.clips, stream.wait_s)], maxlen=t.log_every + 1)
+    with tqdm(range(start_step, t.steps), initial=start_step, total=t.steps, leave=True, desc=desc,
+              disable=not (t.progress and env.is_main)) as bar:
+        for step in bar:
+            micro_batches = itertools.islice(stream, t.accumulate)  # drawn one at a time by the step
+            lr = training.optimizer.param_groups[0]["lr"]  # the rate this step uses (the scheduler moves it on)
+            logs = mean_across_ranks(training.step_fn(micro_batches, step, count=t.accumulate), device)
+            now = time.perf_counter()
+            window.append((now, stream.clips, stream.wait_s))
+            then, clips, waited = window[0]
+            record = {"step": step + 1, "loss": logs.pop("loss"), "lr": lr, **logs, "elapsed_s": round(now - start, 3),
+                      "clips_per_s": round((stream.clips - clips) / max(now - then, 1e-9), 3),
+                      "data_wait_s": round(stream.wait_s - waited, 3)}
+            shown = (step + 1) % t.log_every == 0 or step + 1 == t.steps
+            run_dir.log(record, flush=shown)
+            if shown:
+                bar.set_postfix({"loss": f"{record['loss']:.3f}", "clips/s": f"{record['clips_per_s']:.1f}"})
+            if t.checkpoint_every and (step + 1) % t.checkpoint_every == 0 and step + 1 < t.steps:
+                _save(cfg, training, stream, run_dir, env=env, step=step + 1)
+            if on_step is not None:
+                on_step(step + 1, record)
 
 
 def _save(cfg: PretrainConfig, training: TrainingState, stream: BatchStream, run_dir: RunDir, *, env: DistEnv,
