@@ -28,6 +28,7 @@ LAYERS: list[set[str]] = [
     {"evaluation"},
     {"demo", "bench"},
     {"cli"},
+    {"__main__"},  # python -m modist: runs the cli
 ]
 LAYER_OF = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}
 

@@ -15,7 +15,7 @@ def _run(args, capsys):
 def test_unknown_config_key_is_one_line_naming_the_key(capsys):
     code, _, err = _run(["pretrain", "--config", "demo", "method.temprature=0.5"], capsys)
     assert code == 2
-    assert err.strip() == "modist: error: unknown config key 'method.temprature'"
+    assert err.strip() == "modist: error: unknown config key 'method.temprature'; did you mean 'method.temperature'?"
 
 
 def test_missing_config_file_is_named(tmp_path, capsys):
@@ -109,3 +109,51 @@ def test_a_gpu_recipe_on_a_cpu_says_so_and_keeps_what_was_asked(capsys, monkeypa
     kept = fit_to_machine(cfg, asked={"train.compile", "train.precision", "data.num_workers"})
     assert (kept.train.compile, kept.train.precision, kept.data.num_workers) == (True, "bf16", 12)
     assert capsys.readouterr().err == ""
+
+
+def test_an_unknown_backbone_fails_when_the_config_loads_listing_the_known_ones(capsys):
+    from modist.choices import BACKBONES
+
+    for key in ("model.arch", "model.motion_arch"):
+        code, _, err = _run(["pretrain", "--config", "demo", f"{key}=resnet50"], capsys)
+        assert code == 2 and err.strip() == (f"modist: error: invalid value 'resnet50' for {key}; "
+                                             f"choose from {', '.join(BACKBONES)}")
+    # Validating model.arch does not need the networks: the names live in modist.choices.
+    code = ("import sys\nfrom modist.config import load_config\n"
+            "try:\n    load_config(None, ['model.arch=resnet50'])\n"
+            "except Exception as exc:\n    print(type(exc).__name__)\n"
+            "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["ConfigError", "False"]
+
+
+def test_backbone_names_and_presets_are_one_registry():
+    from modist.choices import BACKBONES
+    from modist.models import resnet3d
+
+    assert list(resnet3d.BACKBONES) == list(BACKBONES)
+    for name, target in BACKBONES.items():
+        assert f"{resnet3d.BACKBONES[name].__module__}:{resnet3d.BACKBONES[name].__name__}" == target
+
+
+@pytest.mark.parametrize(("classes", "per_class", "expected"), [
+    (1, 1, "1 video, 1 class"),
+    (2, 1, "2 videos, 2 classes"),
+])
+def test_data_check_counts_in_words(classes, per_class, expected, tmp_path, capsys):
+    import numpy as np
+
+    from modist.data.video import write_video
+
+    for c in range(classes):
+        for i in range(per_class):
+            (tmp_path / f"class{c}").mkdir(exist_ok=True)
+            write_video(tmp_path / f"class{c}" / f"v{i}.mp4", np.zeros((4, 32, 32, 3), np.uint8), fps=4)
+    code, out, _ = _run(["data", "check", f"folder:{tmp_path}", "--quiet"], capsys)
+    assert code == 0 and f": {expected} (probe + first/last frame)" in out.splitlines()[0], out
+
+
+def test_python_dash_m_modist_runs_the_command():
+    proc = subprocess.run([sys.executable, "-m", "modist", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: modist ")
+    assert all(name in proc.stdout for name in COMMANDS)

@@ -30,6 +30,9 @@ def test_yaml_then_overrides_take_precedence(tmp_path):
     (["train.batch_size=0"], "train.batch_size"),
     (["data.crop_scale_min=1.5"], "data.crop_scale_min"),
     (["nonsense"], "nonsense"),
+    (["motion.flow_direction=sideways"], "motion.flow_direction"),
+    (["motion.clip_frames=-1"], "motion.clip_frames"),
+    (["motion.stride=-4"], "motion.stride"),
 ])
 def test_bad_keys_and_values_name_the_key(override, needle):
     with pytest.raises(ConfigError) as err:
@@ -52,6 +55,25 @@ def test_shipped_demo_recipe_loads_and_round_trips(tmp_path):
     saved = tmp_path / "resolved.yaml"
     saved.write_text(to_yaml(cfg))
     assert load_config(saved) == cfg
+
+
+@pytest.mark.parametrize("recipe", [None, "demo", "cpu_small"])
+def test_recipes_without_motion_clip_or_direction_keep_their_meaning(recipe, tmp_path):
+    """Forward flow of the RGB clip's own frames, as before the keys existed."""
+    from modist.training.batches import build_clip_source
+
+    cfg = load_config(None if recipe is None else config_path(recipe))
+    m = cfg.motion
+    assert (m.flow_direction, m.clip_frames, m.stride) == ("forward", 0, 0)
+    source = build_clip_source(cfg, with_motion=True)
+    assert source.flow.flow_direction == "forward" and (source.motion_frames, source.motion_stride) == (0, 0)
+    assert source.span(cfg.data.clip_frames, cfg.data.stride) == (cfg.data.clip_frames - 1) * cfg.data.stride + 1
+    # A run's config.yaml written before the keys existed reads the same way.
+    from modist.config import load_run_config
+
+    old = tmp_path / "config.yaml"
+    old.write_text("motion:\n  flow_gap: 3\n  encoding: dxdy\n")
+    assert (load_run_config(old).motion.flow_direction, load_run_config(old).motion.clip_frames) == ("forward", 0)
 
 
 # --- one source of truth for every choice ---------------------------------------------

@@ -113,14 +113,21 @@ def test_loader_counts_samples_not_videos_with_clips_per_video(tiny_synth):
         load_config(None, ["train.batch_size=4", "data.clips_per_video=3"])
 
 
-def test_flow_on_the_device_equals_flow_in_the_loader(tiny_synth):
+@pytest.mark.parametrize("direction, motion_clip", [("forward", (0, 0)), ("backward", (3, 1))])
+def test_flow_on_the_device_equals_flow_in_the_loader(tiny_synth, direction, motion_clip):
     record = resolve_dataset(f"synth:{tiny_synth}").records[0]
     starts = lambda n, fps: [0, 3]  # noqa: E731
-    rgb, partners = ClipSource(PartnerFrames(2)).clips(record, starts, 2, 2)
-    _, flow = ClipSource(EstimatedFlow("torch_tvl1", flow_gap=2)).clips(record, starts, 2, 2)
-    assert partners[0].dtype == np.uint8 and partners[0].shape == rgb[0].shape
-    on_device = DeviceFlow("torch_tvl1")(torch.from_numpy(np.stack(rgb)), torch.from_numpy(np.stack(partners)),
-                                         torch.device("cpu"))
+    rgb, pairs = ClipSource(PartnerFrames(2, direction), motion_frames=motion_clip[0],
+                            motion_stride=motion_clip[1]).clips(record, starts, 2, 2)
+    _, flow = ClipSource(EstimatedFlow("torch_tvl1", flow_gap=2, flow_direction=direction),
+                         motion_frames=motion_clip[0], motion_stride=motion_clip[1]).clips(record, starts, 2, 2)
+    frames = motion_clip[0] or 2
+    assert pairs[0].dtype == np.uint8 and pairs[0].shape == (frames, *rgb[0].shape[1:3], 6)
+    if motion_clip == (0, 0):  # the motion clip is the RGB clip
+        np.testing.assert_array_equal(pairs[0][..., :3], rgb[0])
+    pairs = torch.from_numpy(np.stack(pairs))
+    on_device = DeviceFlow("torch_tvl1")(pairs[..., :3], pairs[..., 3:], torch.device("cpu"))
+    assert on_device.shape == (2, frames, *rgb[0].shape[1:3], 2)
     np.testing.assert_allclose(on_device.numpy(), np.stack(flow).astype(np.float32), atol=2e-2)
 
 
@@ -132,7 +139,8 @@ def test_flow_device_switch_is_validated_and_wired(tiny_synth):
     assert isinstance(build_input_pipeline(cfg), FlowOnDevice)
     loader = build_loader(cfg, resolve_dataset(cfg.data.dataset), with_motion=True, env=DistEnv(),
                           device=torch.device("cpu"))
-    assert next(iter(loader))["flow"].dtype == torch.uint8  # partner frames, flow comes later
+    flow = next(iter(loader))["flow"]
+    assert flow.dtype == torch.uint8 and flow.shape[-1] == 6  # (frame, partner) pairs, flow comes later
 
 
 def test_estimated_flow_defaults_to_dis_medium():
@@ -155,6 +163,20 @@ def test_bench_data_times_the_pretraining_path(tiny_synth):
     assert {"decode", "convert", "flow", "collate", "other", "augment"} <= set(result.ms)
     assert result.floor_ms > 0
     assert result.last_line().startswith("per sample: ") and result.last_line().endswith(" ms CPU)")
+
+
+def test_bench_data_uses_the_recipes_dataset_or_asks_for_one(tiny_synth, capsys):
+    from modist.cli.main import main
+
+    # The shipped recipes name placeholder datasets: one line asking for --dataset.
+    assert main(["bench", "data", "--config", "cpu_small"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cpu_small: its data.dataset ucf101:data/UCF101 is not on this machine" in err
+    assert "--dataset" in err
+    # A recipe whose data.dataset exists (here through an override) is timed without --dataset.
+    assert main(["bench", "data", "--config", "cpu_small", f"data.dataset=synth:{tiny_synth}", "--samples", "2",
+                 "--batch-size", "2", "--no-floor", "--no-motion"]) == 0
+    assert f"videos from synth:{tiny_synth};" in capsys.readouterr().out
 
 
 def test_nvdec_is_selected_only_where_it_runs_and_says_why_not(monkeypatch):

@@ -37,6 +37,13 @@ def test_demo_writes_every_arm_the_validity_checks_and_the_paired_difference(tmp
     assert all(r["num_videos"] == 10 and 0.0 <= r["linear_top1"] <= 1.0 for r in runs)
     v = data["validity"]
     assert set(v) >= {"ceiling", "teacher", "shortcut_gap", "passed"} and isinstance(v["passed"], bool)
+    # The saliency checks, scored on the camouflaged saliency split, with the random-init reference.
+    assert {"saliency_ceiling", "saliency_shortcut", "saliency_learned"} <= set(v)
+    assert isinstance(v["saliency_passed"], bool)
+    assert json.loads((tmp_path / "data_saliency" / "synth.json").read_text())["config"]["camouflage"] is True
+    ceiling = [r for r in runs if r["method"] == "supervised_unbiased" and r["split"] == "test_unbiased"]
+    assert all(r["random_init_foreground_lift"] is not None for r in ceiling)
+    assert (tmp_path / "saliency.png").is_file() and "Saliency checks" in report
     (diff,) = data["comparisons"]
     assert diff["method"] == "modist" and diff["baseline"] == "rgb_only" and diff["linear"]["n"] == 2
     machine = data["meta"]["machine"]

@@ -110,3 +110,66 @@ def test_a_bad_estimator_or_option_fails_before_any_video(dataset, tmp_path):
     with pytest.raises(FlowError):
         precompute_dataset(str(dataset), out, PrecomputeSettings(estimator="nope"), progress=False)
     assert not out.exists()
+
+
+def test_backward_store_has_a_pair_for_every_frame_and_is_read_as_the_loader_computes(dataset, tmp_path, capsys):
+    from modist.data.clips import ClipSource
+    from modist.data.records import VideoRecord
+    from modist.flow.sources import EstimatedFlow, FlowFromStore
+    from modist.flow.store import open_stored_flow
+
+    (dataset / "broken.mp4").unlink()
+    out = tmp_path / "cache"
+    assert main(["flow", str(dataset), "--out", str(out), "--flow-direction", "backward", "--flow-gap", "2"]) == 0
+    capsys.readouterr()
+    with open_stored_flow(out, dataset / "b.mp4") as stored:
+        assert stored.settings["flow_direction"] == "backward" and stored.settings["flow_gap"] == 2
+        flow = stored.read()
+        np.testing.assert_allclose(stored.times, np.arange(10) / 10)
+    assert flow.shape == (10, 48, 64, 2)  # every frame: frames 0 and 1 pair with frame 0
+    assert np.abs(flow[0]).max() <= 40 / 255  # frame 0 -> frame 0: zero, within one quantisation step
+    # the square moves 3 px/frame right: its flow to the frame 2 earlier is ~(-6, 0); frame 1's (to 0) ~(-3, 0)
+    inner = flow[5, 20:28, 8 + 3 * 5 + 4: 8 + 3 * 5 + 12].reshape(-1, 2)
+    np.testing.assert_allclose(np.median(inner, axis=0), (-6.0, 0.0), atol=0.5)
+    inner = flow[1, 20:28, 8 + 3 + 4: 8 + 3 + 12].reshape(-1, 2)
+    np.testing.assert_allclose(np.median(inner, axis=0), (-3.0, 0.0), atol=0.5)
+    # Training reads the same input from the store as it would compute (here the store's DIS-medium).
+    record = VideoRecord(str(dataset / "b.mp4"))
+    live = ClipSource(EstimatedFlow("dis", "medium", 2, "backward"), motion_frames=5, motion_stride=1)
+    stored = ClipSource(FlowFromStore(str(out), 2, "backward"), motion_frames=5, motion_stride=1)
+    for start in (0, 4):
+        _, a = live.clips(record, lambda n, fps, s=start: [s], 2, 3)
+        _, b = stored.clips(record, lambda n, fps, s=start: [s], 2, 3)
+        assert a[0].shape == b[0].shape == (5, 48, 64, 2)
+        np.testing.assert_allclose(np.clip(a[0].astype(np.float32), -20, 20), b[0].astype(np.float32), atol=0.1)
+    # Other directions than the store's are refused, one line naming both.
+    forward = ClipSource(FlowFromStore(str(out), 2, "forward"))
+    from modist.errors import VideoReadError
+
+    with pytest.raises(VideoReadError) as err:
+        forward.clips(record, lambda n, fps: [0], 2, 1)
+    assert "flow store made with flow_direction backward but motion.flow_direction is forward" in str(err.value)
+    assert "\n" not in str(err.value)
+    # A forward store of the same videos is another store: redone, not reused.
+    assert main(["flow", str(dataset), "--out", str(out), "--flow-gap", "2"]) == 0
+    assert "2 redone" in capsys.readouterr().out
+
+
+def test_stores_from_before_the_direction_was_recorded_mean_forward(tmp_path):
+    from modist.flow.precompute import PrecomputeSettings, _reusable
+    from modist.flow.sources import FlowFromStore
+    from modist.flow.store import FlowStoreWriter
+
+    video = tmp_path / "v.mp4"
+    path = store_path(tmp_path, video)
+    old = {k: v for k, v in PrecomputeSettings().identity().items() if k != "flow_direction"}
+    with FlowStoreWriter(path, old, fps=10.0) as writer:
+        writer.add(np.full((3, 4, 4, 2), 2.0, np.float32), times=np.arange(3) / 10)
+    assert _reusable(path, PrecomputeSettings()) == "ok"  # still skipped by a forward run
+    assert _reusable(path, PrecomputeSettings(flow_direction="backward")) == "other settings"
+    got = FlowFromStore(str(tmp_path), 1).read(str(video), np.array([0, 2]), (4, 4))
+    np.testing.assert_allclose(got.astype(np.float32), 2.0, atol=0.1)
+    from modist.errors import VideoReadError
+
+    with pytest.raises(VideoReadError, match="made with flow_direction forward but motion.flow_direction is backward"):
+        FlowFromStore(str(tmp_path), 1, "backward").read(str(video), np.array([0]), (4, 4))

@@ -10,6 +10,9 @@ from modist.data.sampling import (
     clip_seconds,
     clip_span,
     clip_times,
+    flow_partners,
+    joint_span,
+    motion_clip,
     sample_pair_start_times,
     sample_pair_starts,
     segment_bounds,
@@ -80,3 +83,30 @@ def test_pair_start_times_gap_bounds_clamping_and_offset():
 def test_uniform_clip_start_times_by_hand():
     assert uniform_clip_start_times(10.0, 2.0, 5) == pytest.approx([0.0, 2.0, 4.0, 6.0, 8.0])
     assert uniform_clip_start_times(10.0, 2.0, 1, offset_sec=1.0) == pytest.approx([5.0])
+
+
+def test_flow_partners_by_hand():
+    frames = np.array([0, 1, 4, 5, 9])
+    assert flow_partners(frames, 5, "forward", 10).tolist() == [5, 6, 9, 9, 9]  # clamped to the last frame
+    assert flow_partners(frames, 5, "backward", 10).tolist() == [0, 0, 0, 0, 4]  # clamped to the first frame
+    assert flow_partners(frames, 1, "forward", 10).tolist() == [1, 2, 5, 6, 9]
+    assert flow_partners(frames, 1, "backward", 10).tolist() == [0, 0, 3, 4, 8]
+    with pytest.raises(ValueError, match="unknown flow direction 'sideways'"):
+        flow_partners(frames, 1, "sideways", 10)
+
+
+def test_motion_clip_defaults_to_the_rgb_clip():
+    assert motion_clip(8, 8) == (8, 8)
+    assert motion_clip(8, 8, 16, 4) == (16, 4)
+    assert motion_clip(8, 8, 16, 0) == (16, 8) and motion_clip(8, 8, 0, 4) == (8, 4)
+    assert (joint_span(8, 8), joint_span(8, 8, 16, 4), joint_span(16, 4, 8, 8)) == (57, 61, 61)
+    assert joint_span(8, 2, 4, 1) == 15  # a shorter motion clip: the RGB clip's span
+
+
+def test_pair_starts_leave_room_for_a_longer_motion_clip():
+    rgb_only, joint = set(), set()
+    for seed in range(200):
+        rgb_only.update(sample_pair_starts(70, 30.0, 8, 8, 0.0, 10.0, np.random.default_rng(seed)))
+        joint.update(sample_pair_starts(70, 30.0, 8, 8, 0.0, 10.0, np.random.default_rng(seed), span=61))
+    assert max(rgb_only) == 70 - 57 and max(joint) == 70 - 61 and min(joint) == 0
+    assert uniform_clip_starts(70, 8, 8, 2) == [0, 13] and uniform_clip_starts(70, 8, 8, 2, span=61) == [0, 9]

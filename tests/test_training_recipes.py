@@ -14,34 +14,43 @@ def test_every_shipped_recipe_loads(path):
     assert cfg.train.steps > 0
 
 
-@pytest.mark.parametrize("name", ["k400_slow_r50_8x8", "k400_slow_r50_16x4"])
+@pytest.mark.parametrize("name", ["maclr_k400", "k400_slow_r50_8x8", "k400_slow_r50_16x4"])
 def test_kinetics_recipes_follow_the_release(name):
     cfg = load_config(config_path(name), ["data.dataset=kinetics:/data/k400"])
     assert cfg.model.arch == "slow_r50_modist" and cfg.model.base_width == 64
+    assert cfg.model.conv1_temporal_stride == 1
     assert (cfg.model.motion_arch, cfg.model.motion_width_divisor) == ("slow_r50_t1", 8)
-    assert (cfg.model.proj_hidden, cfg.model.embed_dim) == (2048, 128)
+    assert (cfg.model.proj_hidden, cfg.model.embed_dim, cfg.model.head_bn) == (2048, 128, False)
     m = cfg.method
     assert (m.queue_size, m.temperature, m.momentum) == (65536, 0.1, 0.999)
     assert (m.weight_vv, m.weight_vm, m.weight_mv, m.weight_mm) == (1.0, 1.0, 1.0, 0.0)
-    assert (cfg.motion.encoding, cfg.motion.flow_gap) == ("flow_edges", 5)
+    assert (cfg.motion.encoding, cfg.motion.flow_gap, cfg.motion.flow_direction) == ("flow_edges", 5, "backward")
     assert (cfg.data.crop_size, cfg.data.short_side) == (224, 256)
+    assert (cfg.data.min_clip_gap_sec, cfg.data.max_clip_gap_sec) == (0.5, 10.0)
     assert cfg.train.precision == "bf16" and cfg.train.resume == "auto"
     per_gpu = cfg.train.batch_size * cfg.train.accumulate
     assert per_gpu == 64
     assert scaled_lr(cfg.optim, per_gpu * 8) == pytest.approx(0.06)  # 0.03 per 256 clips, 8 GPUs
 
 
-def test_16x4_recipe_is_the_8x8_recipe_with_its_five_differences():
-    # The 16x4 recipe names the 8x8 one as its base; resolved, it must stay what the two
-    # full copies said before: only the clip, the per-GPU batch split and out_dir differ.
-    r16 = to_dict(load_config(config_path("k400_slow_r50_16x4")))
-    r8 = to_dict(load_config(config_path("k400_slow_r50_8x8")))
-    assert (r8["data"]["clip_frames"], r8["data"]["stride"]) == (8, 8)
-    assert (r8["train"]["batch_size"], r8["train"]["accumulate"]) == (64, 1)
-    r8["data"].update(clip_frames=16, stride=4)
-    r8["train"].update(batch_size=32, accumulate=2, out_dir="runs/k400_slow_r50_16x4")
-    assert r16 == r8
-    assert "base: k400_slow_r50_8x8" in config_path("k400_slow_r50_16x4").read_text()
+def test_maclr_k400_samples_each_pathway_as_the_release():
+    cfg = load_config(config_path("maclr_k400"))
+    assert (cfg.data.clip_frames, cfg.data.stride) == (8, 8)  # DATA.NUM_FRAMES x SAMPLING_RATE
+    assert (cfg.motion.clip_frames, cfg.motion.stride) == (16, 4)  # DATA.FLOW_NUM_FRAMES x FLOW_SAMPLING_RATE
+
+
+@pytest.mark.parametrize("name, changes", [
+    ("k400_slow_r50_8x8", {"motion": {"clip_frames": 8, "stride": 8}, "train": {"out_dir": "runs/k400_slow_r50_8x8"}}),
+    ("k400_slow_r50_16x4", {"data": {"clip_frames": 16, "stride": 4},
+                            "train": {"batch_size": 32, "accumulate": 2, "out_dir": "runs/k400_slow_r50_16x4"}}),
+])
+def test_kinetics_variants_are_maclr_k400_with_their_stated_differences(name, changes):
+    variant = to_dict(load_config(config_path(name)))
+    release = to_dict(load_config(config_path("maclr_k400")))
+    for section, values in changes.items():
+        release[section].update(values)
+    assert variant == release
+    assert "base: maclr_k400" in config_path(name).read_text()
 
 
 def test_16x4_recipe_keeps_its_resolved_values():
@@ -51,8 +60,9 @@ def test_16x4_recipe_keeps_its_resolved_values():
     assert (d.min_clip_gap_sec, d.max_clip_gap_sec, d.short_side, d.crop_size) == (0.5, 10.0, 256, 224)
     assert (d.crop_scale_min, d.crop_aspect_max, d.flip) == (0.2, 4 / 3, True)
     assert (d.color_jitter, d.grayscale_prob, d.blur_prob, d.frame_cache, d.num_workers) == (0.4, 0.2, 0.5, 0, 12)
-    assert (mo.source, mo.estimator, mo.preset, mo.flow_gap, mo.encoding) == ("on_the_fly", "dis", "medium", 5,
+    assert (mo.source, mo.estimator, mo.preset, mo.flow_gap, mo.encoding) == ("auto", "dis", "medium", 5,
                                                                                "flow_edges")
+    assert (mo.clip_frames, mo.stride) == (16, 4)
     assert (cfg.method.name, cfg.method.momentum_schedule, cfg.method.key_bn) == ("modist", "constant", "shuffle")
     assert (o.name, o.lr, o.lr_reference_batch, o.momentum, o.weight_decay) == ("sgd", 0.03, 256, 0.9, 0.0001)
     assert (o.warmup_steps, o.schedule) == (2345, "cosine")

@@ -12,7 +12,8 @@ the choices never pulls in torch or OpenCV.
 
 Adding a pretraining method is one class (with a ``build_*`` function) plus one
 line in :data:`PRETRAINING_METHODS`; adding a flow estimator is one module plus one
-line in :data:`FLOW_ESTIMATORS`.
+line in :data:`FLOW_ESTIMATORS`; adding a backbone is one preset function plus one
+line in :data:`BACKBONES`.
 
 Example:
     >>> "modist" in PRETRAINING_METHODS and "dis" in FLOW_ESTIMATORS
@@ -47,8 +48,14 @@ DIS_PRESETS: tuple[str, ...] = ("ultrafast", "fast", "medium")
 # motion.encoding -> channels of the encoded motion (formulas in modist.flow.encodings).
 MOTION_ENCODINGS: dict[str, int] = {"flow_edges": 1, "dxdy": 2, "magnitude": 1}
 
-# motion.source: flow estimated while training, or read from a `modist flow --out DIR` store.
-MOTION_SOURCES: tuple[str, ...] = ("on_the_fly", "store")
+# motion.flow_direction: the flow of frame t goes to frame t + flow_gap (forward) or t - flow_gap
+# (backward, the authors' RAFT script: model(frame_t, frame_{t-5})); see modist.data.sampling.flow_partners.
+FLOW_DIRECTIONS: tuple[str, ...] = ("forward", "backward")
+
+# motion.source: flow estimated while training, read from a `modist flow --out DIR` store, the encoded
+# motion input of a `modist prepare --config` copy (prepared), or prepared when data.dataset is such a
+# copy and on the fly otherwise (auto); see modist.training.batches.resolve_motion_source.
+MOTION_SOURCES: tuple[str, ...] = ("on_the_fly", "store", "prepared", "auto")
 
 # method.key_bn: batch-norm statistics of the key encoders (modist.methods.collective).
 KEY_BN_MODES: tuple[str, ...] = ("shuffle", "sync", "local")
@@ -70,3 +77,17 @@ PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
 
 # train.distributed: auto joins a process group under torchrun (WORLD_SIZE > 1); off never does.
 DISTRIBUTED_MODES: tuple[str, ...] = ("auto", "off")
+
+# train.logger: where every step's scalars go besides metrics.jsonl (rank 0 only); each but
+# "none" needs an optional package: pip install "modist[tensorboard]" or "modist[wandb]".
+TRAIN_LOGGERS: tuple[str, ...] = ("none", "tensorboard", "wandb")
+
+# model.arch and model.motion_arch -> "module:function" of the preset that builds the backbone.
+BACKBONES: dict[str, str] = {
+    "r3d_tiny": "modist.models.resnet3d:r3d_tiny",
+    "r3d_18": "modist.models.resnet3d:r3d_18",
+    "r2plus1d_18": "modist.models.resnet3d:r2plus1d_18",
+    "slow_r50": "modist.models.resnet3d:slow_r50",
+    "slow_r50_modist": "modist.models.resnet3d:slow_r50_modist",
+    "slow_r50_t1": "modist.models.resnet3d:slow_r50_t1",
+}

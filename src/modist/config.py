@@ -17,9 +17,10 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,14 @@ class MotionConfig:
     # See modist.choices.DIS_PRESETS (dis only); "fast" is 2-3x quicker at ~15% higher EPE (docs/flow.md).
     preset: str = "medium"
     flow_gap: int = 1  # frames between the two frames of a flow pair (the authors used 5)
+    # forward: frame t's flow goes to frame t + flow_gap; backward: to t - flow_gap, clamped to the first
+    # frame (the authors' fanyix/RAFT misc.py). See modist.choices.FLOW_DIRECTIONS.
+    flow_direction: str = "forward"
+    # The motion clip of each RGB clip: clip_frames frames every stride frames from the RGB clip's start
+    # frame (0 = data.clip_frames / data.stride). The release samples them separately: 16 x 4 flow frames
+    # beside 8 x 8 RGB frames (slowfast/config/defaults.py of amazon-science/self-supervised-maclr).
+    clip_frames: int = 0
+    stride: int = 0
     encoding: str = "flow_edges"  # see modist.choices.MOTION_ENCODINGS
     max_flow: float = 20.0
     edge_max: float = 10.0
@@ -91,6 +100,9 @@ class ModelConfig:
     proj_hidden: int = 256
     embed_dim: int = 128
     head_bn: bool = False  # batch norm in the projection heads' hidden layer (the release has none)
+    # Temporal stride of conv1 in both pathways, as the release's RESNET.CONV1_TEMPORAL_STRIDE (default 1;
+    # its UCF101 finetune of 32-frame clips uses 2). Not a weight: it is recorded in encoder.json.
+    conv1_temporal_stride: int = 1
 
 
 @dataclass
@@ -149,6 +161,9 @@ class TrainConfig:
     keep_checkpoints: int = 2  # numbered checkpoints kept in out_dir (0 = all)
     resume: str = "never"  # never | auto (latest checkpoint in out_dir) | PATH of a checkpoint
     overwrite: bool = False  # a fresh run may replace another run found in out_dir
+    # Every step's scalars also go to TensorBoard (RUN/tensorboard) or Weights & Biases (offline unless
+    # WANDB_MODE says otherwise); see modist.choices.TRAIN_LOGGERS. metrics.jsonl is written either way.
+    logger: str = "none"
 
 
 @dataclass
@@ -169,6 +184,7 @@ CHOICES: dict[str, Collection[str]] = {
     "motion.source": choices.MOTION_SOURCES,
     "motion.estimator": choices.FLOW_ESTIMATORS,
     "motion.encoding": choices.MOTION_ENCODINGS,
+    "motion.flow_direction": choices.FLOW_DIRECTIONS,
     "method.name": choices.PRETRAINING_METHODS,
     "method.momentum_schedule": choices.MOMENTUM_SCHEDULES,
     "method.cross_view": choices.CROSS_VIEWS,
@@ -177,15 +193,18 @@ CHOICES: dict[str, Collection[str]] = {
     "train.distributed": choices.DISTRIBUTED_MODES,
     "train.precision": choices.PRECISIONS,
     "optim.schedule": choices.LR_SCHEDULES,
+    "model.arch": choices.BACKBONES,
+    "train.logger": choices.TRAIN_LOGGERS,
 }
 
 POSITIVE: tuple[str, ...] = (
     "data.clip_frames", "data.stride", "data.crop_size", "motion.flow_gap", "model.base_width",
     "model.embed_dim", "model.proj_hidden", "method.temperature", "method.queue_size",
     "method.shuffle_bn_groups", "optim.lr", "train.steps", "train.batch_size", "model.motion_width_divisor",
-    "data.crop_aspect_max", "train.accumulate",
+    "data.crop_aspect_max", "train.accumulate", "model.conv1_temporal_stride",
 )
-NON_NEGATIVE: tuple[str, ...] = ("optim.lr_reference_batch", "train.keep_checkpoints", "optim.lars_eta")
+NON_NEGATIVE: tuple[str, ...] = ("optim.lr_reference_batch", "train.keep_checkpoints", "optim.lars_eta",
+                                 "motion.clip_frames", "motion.stride")
 
 
 def _check_choice(cfg: DictConfig, key: str, allowed: Collection[str]) -> None:
@@ -200,6 +219,8 @@ def _validate(cfg: DictConfig) -> None:
     # Other estimators take no preset, so a leftover DIS preset there is harmless.
     if cfg.motion.estimator == "dis":
         _check_choice(cfg, "motion.preset", choices.DIS_PRESETS)
+    if cfg.model.motion_arch:  # empty: the visual pathway's arch
+        _check_choice(cfg, "model.motion_arch", choices.BACKBONES)
     for key in POSITIVE:
         value = OmegaConf.select(cfg, key)
         if not value > 0:
@@ -242,13 +263,22 @@ RENAMED_KEYS: dict[str, str] = {
 }
 
 
+def _all_keys() -> list[str]:
+    """Every dotted key of :class:`PretrainConfig` (``data.dataset``, ...)."""
+    return [f"{outer.name}.{inner.name}" for outer in fields(PretrainConfig)
+            for inner in fields(outer.default_factory())]
+
+
 def _describe(exc: OmegaConfBaseException) -> str:
     key = getattr(exc, "full_key", None)
     text = str(exc).splitlines()[0]
     if isinstance(exc, (ConfigKeyError, ConfigAttributeError)):
         if key in RENAMED_KEYS:
             return f"config key {key!r} was renamed to {RENAMED_KEYS[key]!r}"
-        return f"unknown config key {key!r}" if key else text
+        if not key:
+            return text
+        close = difflib.get_close_matches(key, _all_keys(), n=1, cutoff=0.75)
+        return f"unknown config key {key!r}" + (f"; did you mean {close[0]!r}?" if close else "")
     return f"invalid value for {key}: {text}" if key else text
 
 

@@ -10,6 +10,8 @@ one thread, and :class:`~modist.data.timing.StageTimer` splits the CPU time
 * ``decode``: open, seek, demux and decode (PyAV, one thread);
 * ``convert``: colour conversion and resize of the kept frames (swscale);
 * ``flow``: on-the-fly flow estimation in the loader (or reading a flow store);
+* ``motion``: open, seek and decode a prepared copy's encoded motion input (its packets count
+  in the decode floor too);
 * ``collate``: ``collate_clips`` stacking items into a batch;
 * ``other``: the rest of the loader's time (sampler, per-item seeding, ``np.stack``);
 * ``augment``: crops, flips, jitter and motion encoding (``InputPipeline``); in pretraining
@@ -19,14 +21,22 @@ one thread, and :class:`~modist.data.timing.StageTimer` splits the CPU time
 In the same run, for every video read, the decode floor: PyAV decoding only the packets
 those frames need (from the keyframe before each requested frame to it, frames nothing
 refers to skipped, no conversion), timed the same way.
+
+A recipe whose motion input is prepared (``motion.source`` auto or prepared, as
+``maclr_k400``) on raw videos is timed the way it trains: :func:`measure_preparation` first
+runs the one-time ``modist prepare --config`` on (up to ``samples + batch_size`` of) the
+videos into a temporary folder and reports its cost (CPU seconds and bytes per second of
+video, by stage), then the samples are timed on that copy.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import av
@@ -42,17 +52,14 @@ from modist.distributed import DistEnv
 from modist.errors import DataError
 from modist.training.batches import FlowOnDevice, build_input_pipeline, build_loader, load_dataset
 
-#: The Kinetics-400 clips of the shared data (340x256, 30 fps, ~10 s, keyframes 4-8 s apart).
-KINETICS_CLIPS = ("R6llTwEh07w.mp4", "SOX5yA1l24A.mp4", "WUzgd7C1pWA.mp4")
-DEFAULT_DATASET = ",".join(f"../shared/data/videos/unlabeled/{name}" for name in KINETICS_CLIPS)
-LOADER_STAGES = ("decode", "convert", "flow", "collate", "other")
+LOADER_STAGES = ("decode", "convert", "flow", "motion", "collate", "other")
 
 
 @dataclass(frozen=True)
 class DataBenchSettings:
     config: str = "k400_slow_r50_8x8"  # recipe name or YAML path
     overrides: tuple[str, ...] = ()  # key=value, as for `modist pretrain`
-    dataset: str = DEFAULT_DATASET  # dataset spec, or comma-separated video files
+    dataset: str = ""  # dataset spec, or comma-separated video files; "": the recipe's data.dataset
     samples: int = 24  # training samples timed (after one untimed batch)
     batch_size: int = 4  # samples per loader batch
     motion: bool = True  # False: no flow (an RGB-only method)
@@ -66,6 +73,7 @@ class DataBenchResult:
     ms: dict[str, float] = field(default_factory=dict)  # CPU ms per sample by stage
     floor_ms: float = 0.0  # decode floor, CPU ms per sample
     reads: int = 0  # video reads timed
+    prepare: PrepareCost | None = None  # the one-time preparation measured first, if the recipe needs one
 
     @property
     def loader_ms(self) -> float:
@@ -75,7 +83,7 @@ class DataBenchResult:
     def table(self) -> str:
         lines = ["| stage | CPU ms per sample |", "|---|---|"]
         labels = {"decode": "seek + decode", "convert": "colour conversion + resize", "flow": "flow",
-                  "collate": "collate", "other": "other loader work"}
+                  "motion": "prepared motion input: seek + decode", "collate": "collate", "other": "other loader work"}
         for name in LOADER_STAGES:
             lines.append(f"| {labels[name]} | {self.ms.get(name, 0.0):.1f} |")
         lines.append(f"| **loader total** | **{self.loader_ms:.1f}** |")
@@ -88,6 +96,61 @@ class DataBenchResult:
         return f"per sample: {self.loader_ms:.1f} ms CPU (decode floor {self.floor_ms:.1f} ms CPU)"
 
 
+@dataclass
+class PrepareCost:
+    """The one-time ``modist prepare --config`` of the benchmark's videos, measured on one thread."""
+
+    videos: int
+    video_seconds: float
+    cpu_seconds: float
+    stages: dict[str, float]  # CPU seconds by stage: "rgb" (the RGB copy), "flow", "motion" (encode + write)
+    bytes: int
+    motion_bytes: int
+    wall_seconds: float
+    failed: int = 0  # unreadable videos, left out of the copy (the loader would skip them too)
+
+    def per_video_second(self, seconds: float) -> float:
+        return seconds / self.video_seconds if self.video_seconds else 0.0
+
+    def line(self, config: str) -> str:
+        """One line: CPU seconds and bytes per second of video, by stage and by stream."""
+        names = {"rgb": "RGB copy", "flow": "flow", "motion": "motion input encoding"}
+        split = ", ".join(f"{label} {self.per_video_second(self.stages.get(k, 0.0)):.2f}" for k, label in names.items())
+        rgb_bytes = self.bytes - self.motion_bytes
+        skipped = f" ({self.failed} unreadable skipped)" if self.failed else ""
+        return (f"one-time preparation (modist prepare --config {config}), one thread, {self.videos} videos{skipped}, "
+                f"{self.video_seconds:.1f} s of video: {self.per_video_second(self.cpu_seconds):.2f} CPU s per "
+                f"video-second ({split}); {self.per_video_second(self.bytes) / 1e3:.1f} kB per video-second (RGB "
+                f"{self.per_video_second(rgb_bytes) / 1e3:.1f}, motion input "
+                f"{self.per_video_second(self.motion_bytes) / 1e3:.1f})")
+
+
+def needs_preparation(settings: DataBenchSettings, cfg) -> bool:
+    """Whether the recipe trains from a prepared copy that the benchmark's dataset is not."""
+    from modist.data.prepared import prepared_motion_root
+
+    spec = settings.dataset or cfg.data.dataset
+    return settings.motion and cfg.motion.source in ("auto", "prepared") and prepared_motion_root(spec) is None
+
+
+def measure_preparation(settings: DataBenchSettings, cfg, out: str | os.PathLike, limit: int) -> PrepareCost:
+    """Prepare the first ``limit`` videos of the benchmark's dataset for ``cfg`` into ``out``, one thread."""
+    from modist.data.prepare import prepare_records
+    from modist.flow.motion_input import for_recipe
+
+    dataset = dataset_from_spec(settings.dataset or cfg.data.dataset, cfg.data.split, cfg.data.fold)
+    records = list(dict.fromkeys(dataset.records))[:limit]
+    rgb, motion = for_recipe(cfg)
+    timer = StageTimer()
+    summary = prepare_records(records, out, rgb, class_names=dataset.class_names, split=cfg.data.split, motion=motion,
+                              timer=timer)
+    if not summary.done:
+        raise DataError(f"{settings.dataset or cfg.data.dataset}: none of {len(records)} videos could be prepared "
+                        f"({summary.errors[0] if summary.errors else 'no videos'}); `modist data check` lists them")
+    return PrepareCost(summary.done, summary.done_seconds, summary.cpu_seconds, dict(timer.seconds), summary.bytes,
+                       summary.motion_bytes, summary.wall_seconds, summary.failed)
+
+
 def dataset_from_spec(spec: str, split: str = "train", fold: int = 1) -> VideoDataset:
     """A dataset spec (``kind:ROOT`` or a folder), or comma-separated video files."""
     from modist.data.adapters import resolve_dataset
@@ -96,6 +159,23 @@ def dataset_from_spec(spec: str, split: str = "train", fold: int = 1) -> VideoDa
     if parts and all(p.lower().endswith(VIDEO_EXTENSIONS) and Path(p).is_file() for p in parts):
         return VideoDataset([VideoRecord(p) for p in parts], name="files")
     return resolve_dataset(spec, split=split, fold=fold)
+
+
+def dataset_available(spec: str) -> bool:
+    """Whether ``spec`` (as :func:`dataset_from_spec` takes it) names files or a folder on this machine.
+
+    >>> dataset_available("ucf101:/no/such/UCF101"), dataset_available("/no/a.mp4,/no/b.mp4")
+    (False, False)
+    """
+    from modist.data.adapters import parse_spec
+
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if len(parts) > 1 or (parts and parts[0].lower().endswith(VIDEO_EXTENSIONS)):
+        return all(Path(p).is_file() for p in parts)
+    try:
+        return bool(parts) and parse_spec(parts[0])[1].exists()
+    except DataError:  # a bare path that is not there
+        return False
 
 
 def decode_floor_seconds(path: str, times: list[float]) -> float:
@@ -135,12 +215,21 @@ def decode_floor_seconds(path: str, times: list[float]) -> float:
 
 def describe(settings: DataBenchSettings, cfg, videos: int) -> str:
     d, m = cfg.data, cfg.motion
+    from modist.data.prepared import prepared_motion_root
+
+    prepared = settings.motion and m.source in ("auto", "prepared") and prepared_motion_root(cfg.data.dataset)
     flow = "none" if not settings.motion else (
+        f"prepared motion input ({m.encoding} of {m.estimator} flow at gap {m.flow_gap} {m.flow_direction})"
+        if prepared else
         f"flow store {m.flow_store}" if m.source == "store" else
-        f"{m.estimator}{':' + m.preset if m.estimator == 'dis' else ''} at gap {m.flow_gap} ({m.flow_device})")
+        f"{m.estimator}{':' + m.preset if m.estimator == 'dis' else ''} at gap {m.flow_gap} {m.flow_direction} "
+        f"({m.flow_device})")
+    if settings.motion:
+        flow += f" of {m.clip_frames or d.clip_frames} frames at stride {m.stride or d.stride}"
     return (f"{settings.config}: 2 views x {d.clip_frames} frames at stride {d.stride}, short side "
             f"{d.short_side or 'native'}, flow {flow}, clips_per_video {d.clips_per_video}; "
-            f"{videos} videos from {settings.dataset}; {settings.samples} samples, batch {settings.batch_size}, "
+            f"{videos} videos from {settings.dataset or cfg.data.dataset}; {settings.samples} samples, "
+            f"batch {settings.batch_size}, "
             f"one thread, {os.cpu_count()} CPUs on this machine")
 
 
@@ -150,8 +239,21 @@ def run_data_bench(settings: DataBenchSettings, *, on_setup: Callable[[str], Non
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+    if settings.dataset:  # the recipe's motion.source=auto looks at data.dataset for a prepared copy
+        settings = replace(settings, overrides=(*settings.overrides, f"data.dataset={settings.dataset}"))
     overrides = [*settings.overrides, "data.num_workers=0", f"train.batch_size={settings.batch_size}"]
     cfg = load_config(recipe_path(settings.config), overrides)
+    if needs_preparation(settings, cfg):
+        out = tempfile.mkdtemp(prefix="modist-bench-prepare-")
+        try:
+            cost = measure_preparation(settings, cfg, out, settings.samples + settings.batch_size)
+            if on_setup is not None:
+                on_setup(cost.line(settings.config))
+            result = run_data_bench(replace(settings, dataset=out), on_setup=on_setup)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        result.prepare = cost
+        return result
     if settings.dataset:
         dataset = dataset_from_spec(settings.dataset, cfg.data.split, cfg.data.fold)
     else:

@@ -84,7 +84,7 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, as for `modist pretrain`")
     parser.add_argument("--dataset", default=None,
                         help="dataset spec (kind:ROOT or a folder) or comma-separated video files "
-                             "(default: the three shared Kinetics clips; 'config': the recipe's data.dataset)")
+                             "(default: the recipe's data.dataset, when it exists on this machine)")
     parser.add_argument("--samples", type=int, default=default.samples,
                         help=f"training samples timed (default: {default.samples})")
     parser.add_argument("--batch-size", type=int, default=default.batch_size,
@@ -94,11 +94,18 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_data(args: argparse.Namespace) -> int:
-    from modist.bench.data import DEFAULT_DATASET, DataBenchSettings, run_data_bench
+    from modist.bench.data import DataBenchSettings, dataset_available, run_data_bench
+    from modist.config import load_config
+    from modist.configs import recipe_path
 
     if args.samples < 1 or args.batch_size < 1:
         raise ConfigError("--samples and --batch-size must be >= 1")
-    dataset = DEFAULT_DATASET if args.dataset is None else ("" if args.dataset == "config" else args.dataset)
+    dataset = "" if args.dataset in (None, "config") else args.dataset  # "config": older command lines spelled it so
+    if not dataset:
+        recipe = load_config(recipe_path(args.config), list(args.overrides)).data.dataset
+        if not dataset_available(recipe):
+            raise ConfigError(f"{args.config}: its data.dataset {recipe} is not on this machine; name the videos "
+                              "to time with --dataset (a folder, kind:ROOT, or FILE,FILE,...)")
     settings = DataBenchSettings(config=args.config, overrides=tuple(args.overrides), dataset=dataset,
                                  samples=args.samples, batch_size=args.batch_size, motion=not args.no_motion,
                                  floor=not args.no_floor)

@@ -64,7 +64,10 @@ def add_eval_subcommands(sub) -> None:
     q.set_defaults(func=run_saliency)
     text = "motion-awareness probe on unlabeled video: arrow of time, playback speed, static vs moving"
     q = sub.add_parser("probe", help=text, description=text.capitalize() + " (linear probe on frozen features).")
-    q.add_argument("--task", choices=tuple(TASKS), required=True)
+    q.add_argument("--task", choices=tuple(TASKS), required=True,
+                   help="arrow (forward or reversed; not usable on the built-in synthetic benchmark, whose "
+                        "classes come in time-reversed pairs: use real video), speed (1x, 2x, 4x), static "
+                        "(moving or one frame repeated)")
     q.add_argument("--checkpoint", action="append", required=True,
                    help="run directory or encoder.safetensors; repeat (e.g. one per seed) for a mean over them")
     q.add_argument("--dataset", required=True, help="dataset spec; labels are not used")

@@ -2,13 +2,14 @@
 
     modist flow --visualize VIDEO --out FILE.gif|mp4 [--estimator dis --preset medium]
     modist flow DATASET --out DIR [--estimator dis --preset medium] [--flow-gap 1]
-                [--shard i --num-shards n] [--workers k]
+                [--flow-direction forward|backward] [--shard i --num-shards n] [--workers k]
 """
 
 from __future__ import annotations
 
 import argparse
 
+from modist.choices import FLOW_DIRECTIONS
 from modist.errors import ConfigError
 
 
@@ -18,7 +19,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output .gif/.mp4 (--visualize) or cache folder")
     parser.add_argument("--estimator", default="dis", help="flow estimator (dis, farneback, tvl1, torch_tvl1, raft)")
     parser.add_argument("--preset", default=None, help="DIS preset: ultrafast, fast, medium (default)")
-    parser.add_argument("--flow-gap", type=int, default=1, help="flow between frame t and t + flow_gap")
+    parser.add_argument("--flow-gap", type=int, default=1, help="frames between the two frames of a flow pair")
+    parser.add_argument("--flow-direction", choices=FLOW_DIRECTIONS, default="forward",
+                        help="flow from frame t to t + flow_gap (forward, default) or to t - flow_gap, clamped to "
+                             "the first frame (backward, the authors'); match motion.flow_direction of the runs "
+                             "that read the store")
     parser.add_argument("--short-side", type=int, default=None, help="resize frames to this short side first")
     parser.add_argument("--max-frames", type=int, default=90, help="--visualize: frames to read")
     parser.add_argument("--split", default="train", help="dataset split")
@@ -67,7 +72,8 @@ def _precompute(args: argparse.Namespace) -> int:
     if not 0 <= args.compress_level <= 9:
         raise ConfigError(f"--compress-level must be 0..9, got {args.compress_level}")
     settings = PrecomputeSettings(estimator=args.estimator, options=_options(args), flow_gap=args.flow_gap,
-                                  short_side=args.short_side, compress_level=args.compress_level)
+                                  flow_direction=args.flow_direction, short_side=args.short_side,
+                                  compress_level=args.compress_level)
     summary = precompute_dataset(args.dataset, args.out, settings, shard=args.shard, num_shards=args.num_shards,
                                  workers=args.workers, split=args.split, fold=args.fold)
     if summary.videos and summary.failed == summary.videos:
@@ -97,7 +103,7 @@ def _visualize(args: argparse.Namespace) -> int:
     if len(video.frames) <= args.flow_gap:
         raise ConfigError(f"{args.visualize}: {len(video.frames)} frame(s), need more than --flow-gap {args.flow_gap}")
     panels = flow_panels(video.frames, estimator=args.estimator, flow_gap=args.flow_gap, progress=True,
-                         **_options(args))
+                         flow_direction=args.flow_direction, **_options(args))
     write_animation(args.out, panels, fps=video.fps or 10.0)
     h, w = panels.shape[1:3]
     print(f"flow: wrote {len(panels)} frames ({w}x{h}: frame | flow colour | flow edges) to {args.out}")

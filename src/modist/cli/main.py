@@ -20,6 +20,7 @@ from modist.errors import ModistError
 COMMANDS = {  # name: the one-line help of ``modist --help``
     "synth": "generate the synthetic motion benchmark (videos, masks, manifest.csv)",
     "pretrain": "pretrain from a YAML config with key=value overrides",
+    "config": "show the resolved config of recipes and overrides, or list every config key",
     "demo": "generate data, pretrain MoDist and baselines, evaluate, report",
     "bench": "benchmarks: speed, memory, accuracy",
     "data": "inspect datasets: check that every video decodes",

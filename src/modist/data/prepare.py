@@ -8,14 +8,23 @@ Output folder::
 
     DIR/prepared.json                 the settings (a rerun with other settings is refused)
     DIR/videos/<i>_<name>.mp4         one file per record
+    DIR/motion/<i>_<name>.mp4         with a motion writer (``modist prepare --config RECIPE``): the
+                                      recipe's encoded motion input, one grey frame per frame
+                                      (:mod:`modist.data.prepared`)
     DIR/parts/manifest.shard<k>of<n>.csv   each shard's rows
     DIR/manifest.csv                  all shards' rows so far: path, label, label_name, split
 
 ``DIR`` is a dataset spec: a folder with ``prepared.json`` and ``manifest.csv`` is read by the
 manifest adapter (``data.dataset=DIR``). Videos are split over shards by position
 (``records[shard::num_shards]``, shard and count from the caller or torchrun's ``RANK`` /
-``WORLD_SIZE``); a video whose output exists is kept, so an interrupted run resumes. An
-unreadable video is counted and reported, never fatal.
+``WORLD_SIZE``); a video whose outputs exist is kept, so an interrupted run resumes. Every
+output is written under a temporary name and renamed when complete, the motion input before
+the RGB copy: a video counts as done only when both are there. An unreadable video is counted
+and reported, never fatal.
+
+The motion input is computed from the frames the RGB copy encodes (upright, resized, before
+the lossy encoding), by a :class:`FrameSink` handed in from above (the data layer does not
+estimate flow: :class:`modist.flow.motion_input.MotionInputWriter`).
 
 Example:
     >>> import tempfile, numpy as np
@@ -33,15 +42,19 @@ from __future__ import annotations
 import csv
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, Protocol
 
 import av
 import numpy as np
 
 from modist.atomic import write_text
+from modist.data.prepared import MOTION_DIR
 from modist.data.records import VideoRecord
+from modist.data.timing import StageTimer, stage
 from modist.data.video import VideoReader, open_video
 from modist.errors import ConfigError, VideoReadError
 
@@ -66,13 +79,37 @@ class PrepareSettings:
             raise ConfigError(f"codec {self.codec!r} is not in this PyAV build")
 
 
+class FrameSink(Protocol):
+    """Writes something derived from every frame the RGB copy encodes, beside it (the motion input).
+
+    One video at a time: :meth:`begin`, :meth:`add` for each frame in order, then :meth:`end`
+    (the file complete under its name) or :meth:`abort` (nothing left under its name).
+    """
+
+    #: recorded in ``prepared.json`` under ``"motion"``; a rerun into the same folder must match
+    settings: dict[str, Any]
+
+    def begin(self, path: Path, fps: Fraction, num_frames: int, width: int, height: int,
+              timer: StageTimer | None = None) -> None: ...
+
+    def add(self, image: np.ndarray) -> None: ...
+
+    def end(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
 @dataclass
 class PrepareSummary:
     done: int = 0
     kept: int = 0  # already prepared by an earlier run
     failed: int = 0
     seconds: float = 0.0  # video seconds written
-    bytes: int = 0
+    bytes: int = 0  # everything written: RGB copies and motion input
+    motion_bytes: int = 0  # the motion input alone
+    done_seconds: float = 0.0  # video seconds prepared by this run (not kept)
+    cpu_seconds: float = 0.0  # CPU of this process on the videos prepared by this run
+    wall_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
 
@@ -80,14 +117,26 @@ class PrepareSummary:
     def bytes_per_second(self) -> float:
         return self.bytes / self.seconds if self.seconds else 0.0
 
+    @property
+    def cpu_per_video_second(self) -> float:
+        """CPU seconds per second of video prepared (this run's videos only)."""
+        return self.cpu_seconds / self.done_seconds if self.done_seconds else 0.0
+
 
 def _even(x: float) -> int:
     return max(2, int(round(x / 2)) * 2)
 
 
-def transcode(record: VideoRecord, out_path: Path, settings: PrepareSettings) -> float:
-    """Re-encode ``record`` (its segment) to ``out_path``; returns the video seconds written."""
-    with VideoReader(record.path) as reader:
+def transcode(record: VideoRecord, out_path: Path, settings: PrepareSettings, *, sink: FrameSink | None = None,
+              sink_path: Path | None = None, timer: StageTimer | None = None) -> float:
+    """Re-encode ``record`` (its segment) to ``out_path``; returns the video seconds written.
+
+    ``sink`` (with ``sink_path``) gets every frame encoded and completes its file before the
+    RGB copy is renamed into place. ``timer`` gets the RGB copy's CPU under ``"rgb"``.
+    """
+    with stage(timer, "rgb"):
+        reader = VideoReader(record.path)
+    with reader:
         info = reader.info
         src_fps = info.fps if info.fps > 0 else 30.0
         fps = settings.fps or src_fps
@@ -102,7 +151,31 @@ def transcode(record: VideoRecord, out_path: Path, settings: PrepareSettings) ->
         times = lo + np.arange(count) / fps
         tmp = out_path.with_name(out_path.name + ".part")
         rate = Fraction(fps).limit_denominator(1001)
-        with av.open(str(tmp), "w", format="mp4") as out:
+        if sink is not None:
+            sink.begin(sink_path, rate, count, width, height, timer)
+        try:
+            _encode(reader, tmp, settings, rate, times, (width, height), sink, timer)
+            if sink is not None:
+                sink.end()
+        except BaseException:
+            if sink is not None:
+                sink.abort()
+            tmp.unlink(missing_ok=True)
+            raise
+    open_video(tmp).close()  # the result opens
+    os.replace(tmp, out_path)
+    return count / fps
+
+
+def _encode(reader: VideoReader, tmp: Path, settings: PrepareSettings, rate: Fraction, times: np.ndarray,
+            size: tuple[int, int], sink: FrameSink | None, timer: StageTimer | None) -> None:
+    """The frames on screen at ``times``, resized to ``size`` (W, H), encoded into ``tmp`` and handed to ``sink``."""
+    width, height = size
+    fps, count = float(rate), len(times)
+    with stage(timer, "rgb"):
+        out = av.open(str(tmp), "w", format="mp4")
+    with out:
+        with stage(timer, "rgb"):
             stream = out.add_stream(settings.codec, rate=rate)
             stream.width, stream.height, stream.pix_fmt = width, height, settings.pix_fmt
             options = {"g": str(settings.gop), "keyint_min": str(settings.gop), "bf": str(settings.bframes),
@@ -113,20 +186,23 @@ def transcode(record: VideoRecord, out_path: Path, settings: PrepareSettings) ->
                                                  f"bframes={settings.bframes}"})
             stream.options = options
             stream.codec_context.thread_count = 1
-            # Frames on screen at each output time, read in runs of a second.
-            for begin in range(0, count, max(int(fps), 1)):
-                chunk = reader.frames_at(times[begin:begin + max(int(fps), 1)]).frames
-                for image in chunk:
+        # Frames on screen at each output time, read in runs of a second.
+        run = max(int(fps), 1)
+        for begin in range(0, count, run):
+            with stage(timer, "rgb"):
+                chunk = reader.frames_at(times[begin:begin + run]).frames
+            for image in chunk:
+                with stage(timer, "rgb"):
                     if image.shape[:2] != (height, width):
                         import cv2
 
                         image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
                     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
                     out.mux(stream.encode(frame))
+                if sink is not None:
+                    sink.add(image)
+        with stage(timer, "rgb"):
             out.mux(stream.encode(None))
-    open_video(tmp).close()  # the result opens
-    os.replace(tmp, out_path)
-    return count / fps
 
 
 def output_name(index: int, record: VideoRecord) -> str:
@@ -134,9 +210,11 @@ def output_name(index: int, record: VideoRecord) -> str:
     return f"{index:07d}_{stem}.mp4"
 
 
-def _check_settings(out: Path, settings: PrepareSettings) -> None:
+def _check_settings(out: Path, settings: PrepareSettings, motion: dict[str, Any] | None = None) -> None:
     marker = out / "prepared.json"
-    wanted = asdict(settings)
+    wanted: dict[str, Any] = asdict(settings)
+    if motion is not None:
+        wanted["motion"] = dict(motion)
     if marker.is_file():
         found = json.loads(marker.read_text())
         if found != wanted:
@@ -147,14 +225,22 @@ def _check_settings(out: Path, settings: PrepareSettings) -> None:
 
 def prepare_records(records: list[VideoRecord], out: str | os.PathLike, settings: PrepareSettings, *,
                     class_names: list[str], split: str = "train", shard: int = 0, num_shards: int = 1,
-                    progress: bool = False) -> PrepareSummary:
-    """Transcode this shard's records into ``out`` and update the manifest (see the module docstring)."""
+                    progress: bool = False, motion: FrameSink | None = None,
+                    timer: StageTimer | None = None) -> PrepareSummary:
+    """Transcode this shard's records into ``out`` and update the manifest (see the module docstring).
+
+    ``motion`` writes each video's motion input to ``out/motion/<name>.mp4``; ``timer`` gets the
+    CPU by stage (``"rgb"``, and the sink's own).
+    """
     settings.check()
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     (out / "parts").mkdir(exist_ok=True)
-    _check_settings(out, settings)
+    if motion is not None:
+        (out / MOTION_DIR).mkdir(exist_ok=True)
+    _check_settings(out, settings, motion.settings if motion is not None else None)
     summary = PrepareSummary()
+    wall = time.perf_counter()
     mine = list(enumerate(records))[shard::num_shards]
     iterator = mine
     if progress:
@@ -164,20 +250,30 @@ def prepare_records(records: list[VideoRecord], out: str | os.PathLike, settings
     for index, record in iterator:
         name = output_name(index, record)
         target = out / "videos" / name
+        motion_target = out / MOTION_DIR / name if motion is not None else None
         try:
-            if target.is_file():
+            if target.is_file() and (motion_target is None or motion_target.is_file()):
                 with VideoReader(target) as reader:
                     seconds = reader.duration
                 summary.kept += 1
             else:
-                seconds = transcode(record, target, settings)
+                if motion_target is not None:  # a killed run's temporary file of this video (only its shard writes it)
+                    for stale in motion_target.parent.glob(f".{motion_target.stem}.*.tmp{motion_target.suffix}"):
+                        stale.unlink(missing_ok=True)
+                cpu = time.process_time()
+                seconds = transcode(record, target, settings, sink=motion, sink_path=motion_target, timer=timer)
+                summary.cpu_seconds += time.process_time() - cpu
                 summary.done += 1
+                summary.done_seconds += seconds
         except (VideoReadError, av.FFmpegError, OSError) as exc:
             summary.failed += 1
             summary.errors.append(f"{record.path}: {exc}")
             continue
         summary.seconds += seconds
         summary.bytes += target.stat().st_size
+        if motion_target is not None:
+            summary.motion_bytes += motion_target.stat().st_size
+            summary.bytes += motion_target.stat().st_size
         label = "" if record.label is None else int(record.label)
         label_name = class_names[record.label] if record.label is not None and record.label < len(class_names) else ""
         summary.rows.append({"path": f"videos/{name}", "label": label, "label_name": label_name, "split": split,
@@ -185,6 +281,7 @@ def prepare_records(records: list[VideoRecord], out: str | os.PathLike, settings
     part = out / "parts" / f"manifest.shard{shard}of{num_shards}.csv"
     write_text(part, _csv(summary.rows))
     merge_manifest(out)
+    summary.wall_seconds = time.perf_counter() - wall
     return summary
 
 
@@ -213,4 +310,4 @@ def merge_manifest(out: str | os.PathLike) -> Path:
     return path
 
 
-__all__ = ["PrepareSettings", "PrepareSummary", "merge_manifest", "prepare_records", "transcode"]
+__all__ = ["FrameSink", "PrepareSettings", "PrepareSummary", "merge_manifest", "prepare_records", "transcode"]

@@ -148,6 +148,8 @@ class VideoReader:
     ``short_side`` resizes (during the RGB conversion, which is cheaper than resizing
     afterwards) so the upright frame's shorter side has that many pixels. ``threads``
     is FFmpeg's decoder thread count (1 suits DataLoader workers; 0 = FFmpeg decides).
+    ``luma`` returns the Y plane alone as ``[H, W, 1]``, unconverted and not resized: single-channel
+    streams such as the motion input ``modist prepare`` writes.
 
     Example:
         >>> import tempfile
@@ -159,9 +161,10 @@ class VideoReader:
         ([1.0, 1.25, 1.5, 1.75], (4, 32, 32, 3))
     """
 
-    def __init__(self, path: str | os.PathLike, short_side: int | None = None, threads: int = 1):
+    def __init__(self, path: str | os.PathLike, short_side: int | None = None, threads: int = 1, luma: bool = False):
         self.path = str(path)
         self.short_side = short_side
+        self.luma = luma
         self._threads = threads
         self._container = open_video(self.path)
         self._setup_stream()
@@ -456,6 +459,9 @@ class VideoReader:
         return out
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        if self.luma:  # the plane as stored: no range conversion that would alter the values
+            plane = frame.planes[0]
+            return np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, :frame.width, None].copy()
         orientation = self._orientation or Orientation()
         if self.short_side:
             width, height = orientation.display_size(frame.width, frame.height)

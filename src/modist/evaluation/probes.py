@@ -3,7 +3,11 @@
 A linear probe (:func:`~modist.evaluation.linear_probe.fit_linear`) on frozen features
 answers one question per task:
 
-* ``arrow``: does the clip play forward (0) or reversed (1)?
+* ``arrow``: does the clip play forward (0) or reversed (1)? It cannot be used on the built-in
+  synthetic benchmark: its classes come in time-reversed pairs (left/right, clockwise/counter,
+  zoom in/out, ...), so a reversed clip is an ordinary clip of another class and an encoder that
+  knows the motion has nothing to go on; every arm of the demo, the supervised ceiling included,
+  is at chance there. Use it on real video, whose physics has a direction (falling, pouring).
 * ``speed``: is it sampled at 1x (0), 2x (1) or 4x (2) the encoder's stride, from the same start?
 * ``static``: is it a real clip (0) or one of its frames repeated (1)?
 

@@ -29,9 +29,11 @@ import numpy as np
 from tqdm import tqdm
 
 from modist.atomic import write_json
+from modist.choices import FLOW_DIRECTIONS
+from modist.data.sampling import flow_partners
 from modist.errors import ConfigError, DataError, ModistError
 from modist.flow.estimate import estimate_batch
-from modist.flow.store import FlowStoreWriter, StoredFlow, store_path
+from modist.flow.store import FlowStoreWriter, StoredFlow, store_path, stored_direction
 from modist.runtime import torchrun_env
 
 
@@ -40,6 +42,9 @@ class PrecomputeSettings:
     estimator: str = "dis"
     options: dict[str, Any] = field(default_factory=dict)
     flow_gap: int = 1
+    # forward: pair i is frame i -> i + flow_gap; backward: i -> max(i - flow_gap, 0), the authors' (see
+    # modist.data.sampling.flow_partners).
+    flow_direction: str = "forward"
     short_side: int | None = None
     max_flow: float = 20.0
     chunk: int = 64  # pairs per stored chunk (and per estimate_batch call)
@@ -48,7 +53,7 @@ class PrecomputeSettings:
     def identity(self) -> dict[str, Any]:
         """What must match for an existing store file to be reused."""
         return {"estimator": self.estimator, "options": dict(self.options), "flow_gap": self.flow_gap,
-                "short_side": self.short_side}
+                "flow_direction": self.flow_direction, "short_side": self.short_side}
 
 
 @dataclass
@@ -117,7 +122,9 @@ def _reusable(path: Path, settings: PrecomputeSettings) -> str:
         return "missing"
     try:
         with StoredFlow(path) as cached:
-            if cached.settings != settings.identity() or cached.meta.get("max_flow") != settings.max_flow:
+            # A store from before the direction was recorded was made forward: reused as such.
+            made = {**cached.settings, "flow_direction": stored_direction(cached.settings)}
+            if made != settings.identity() or cached.meta.get("max_flow") != settings.max_flow:
                 return "other settings"
     except DataError:
         return "damaged"
@@ -125,7 +132,11 @@ def _reusable(path: Path, settings: PrecomputeSettings) -> str:
 
 
 def precompute_video(video_path: str, out_path: Path, settings: PrecomputeSettings) -> VideoResult:
-    """Compute and store the flow of one video (pairs ``(i, i + flow_gap)`` on the nominal frame grid)."""
+    """Compute and store the flow of one video on the nominal frame grid.
+
+    Forward: pairs ``(i, i + flow_gap)`` for ``i < N - flow_gap``; backward: ``(i, max(i - flow_gap, 0))``
+    for every frame, partners from :func:`~modist.data.sampling.flow_partners` as the loaders'.
+    """
     from modist.data.video import VideoReader
 
     reason = _reusable(out_path, settings)
@@ -137,21 +148,25 @@ def precompute_video(video_path: str, out_path: Path, settings: PrecomputeSettin
     flow_gap = settings.flow_gap
     try:
         with VideoReader(video_path, short_side=settings.short_side, threads=1) as reader:
-            num_pairs = reader.info.num_frames - flow_gap
-            if num_pairs < 1:
-                raise DataError(f"{video_path}: {reader.info.num_frames} frame(s), need more than the flow gap "
-                                f"({flow_gap})")
+            num_frames = reader.info.num_frames
+            # Forward pairs stop flow_gap frames before the end; backward ones clamp at frame 0, so
+            # every frame has one (as the authors' script writes an output frame for every frame).
+            num_pairs = num_frames - flow_gap if settings.flow_direction == "forward" else num_frames
+            if num_frames <= flow_gap:
+                raise DataError(f"{video_path}: {num_frames} frame(s), need more than the flow gap ({flow_gap})")
             fps = reader.fps or 30.0
             writer = FlowStoreWriter(
                 out_path, settings.identity(), fps, max_flow=settings.max_flow, compress_level=settings.compress_level
             )
             with writer:
                 for first in range(0, num_pairs, settings.chunk):
-                    last = min(first + settings.chunk, num_pairs)
-                    clip = reader.frames(np.arange(first, last + flow_gap))
-                    flow = estimate_batch(clip.frames[:-flow_gap], clip.frames[flow_gap:], settings.estimator,
-                                          **settings.options)
-                    writer.add(flow, clip.times[: last - first])
+                    frames = np.arange(first, min(first + settings.chunk, num_pairs))
+                    partners = flow_partners(frames, flow_gap, settings.flow_direction, num_frames)
+                    # One read for both; the reader decodes each distinct frame once.
+                    clip = reader.frames(np.concatenate([frames, partners]))
+                    k = len(frames)
+                    flow = estimate_batch(clip.frames[:k], clip.frames[k:], settings.estimator, **settings.options)
+                    writer.add(flow, clip.times[:k])
     except ModistError as exc:
         return VideoResult(video_path, "failed", error=str(exc))
     status = "done" if reason == "missing" else "redone"
@@ -245,6 +260,9 @@ def precompute_dataset(
         raise ConfigError(f"workers must be >= 1, got {workers}")
     if not 0 <= settings.compress_level <= 9:
         raise ConfigError(f"compress_level must be 0..9, got {settings.compress_level}")
+    if settings.flow_direction not in FLOW_DIRECTIONS:
+        raise ConfigError(f"flow_direction must be one of {', '.join(FLOW_DIRECTIONS)}, "
+                          f"got {settings.flow_direction!r}")
     records = resolve_dataset(dataset, split=split, fold=fold).records
     check_estimator(settings.estimator, settings.options)
     wall = time.perf_counter()

@@ -21,16 +21,18 @@ import torch
 
 from modist.errors import DataError, VideoReadError
 from modist.flow.estimate import estimate_batch
-from modist.flow.store import open_stored_flow
+from modist.flow.store import open_stored_flow, stored_direction
 
 
 @dataclass(frozen=True)
 class EstimatedFlow:
-    """Flow estimated on the fly from each frame and the frame ``flow_gap`` later."""
+    """Flow estimated on the fly from each frame to the frame ``flow_gap`` later (``forward``) or
+    earlier (``backward``); the clip source pairs the frames (:func:`modist.data.sampling.flow_partners`)."""
 
     estimator: str = "dis"
     preset: str = "medium"  # DIS only; the default of estimate() and MotionConfig too
     flow_gap: int = 1
+    flow_direction: str = "forward"
     stored = False
 
     def options(self) -> dict:
@@ -47,8 +49,9 @@ class EstimatedFlow:
 class DeviceFlow:
     """Flow of whole batches on the training device (``motion.flow_device=device``).
 
-    Called with the loader's clips and their partner frames, uint8 ``[..., H, W, 3]``
-    (CPU or device tensors), it returns float32 ``[..., H, W, 2]`` on ``device``.
+    Called with the loader's motion frames and their partner frames, uint8 ``[..., H, W, 3]``
+    (CPU or device tensors; the two halves of the ``[..., H, W, 6]`` pairs that
+    :class:`modist.data.clips.PartnerFrames` ships), it returns float32 ``[..., H, W, 2]`` on ``device``.
     ``torch_tvl1`` runs on the device tensors directly; other batched estimators (``raft``)
     go through :func:`~modist.flow.estimate.estimate_batch` with ``device=`` set.
     """
@@ -72,10 +75,15 @@ class DeviceFlow:
 
 @dataclass(frozen=True)
 class FlowFromStore:
-    """Flow precomputed by ``modist flow DATASET --out store`` (:mod:`modist.flow.store`)."""
+    """Flow precomputed by ``modist flow DATASET --out store`` (:mod:`modist.flow.store`).
+
+    Refuses (each video unreadable, with the reason) a store made with another ``flow_gap``
+    or ``flow_direction``; stores that record no direction were made forward.
+    """
 
     store: str
     flow_gap: int = 1
+    flow_direction: str = "forward"
     stored = True
 
     def estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
@@ -84,8 +92,9 @@ class FlowFromStore:
     def read(self, video_path: str, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Flow of absolute frame indices ``frames``, resized to ``size`` (H, W).
 
-        Pair ``i`` of a store is the flow from frame ``i`` to ``i + flow_gap``; when the
-        store was made at another resolution the field is resized and its vectors rescaled.
+        Pair ``i`` of a store is the flow of frame ``i``, to ``i + flow_gap`` (forward) or
+        ``max(i - flow_gap, 0)`` (backward); when the store was made at another resolution
+        the field is resized and its vectors rescaled.
         """
         try:
             with open_stored_flow(self.store, video_path) as stored:
@@ -93,6 +102,10 @@ class FlowFromStore:
                 if made_with != self.flow_gap:
                     raise VideoReadError(stored.path, f"flow store made with flow_gap {made_with} "
                                                       f"but motion.flow_gap is {self.flow_gap}")
+                direction = stored_direction(stored.settings)
+                if direction != self.flow_direction:
+                    raise VideoReadError(stored.path, f"flow store made with flow_direction {direction} "
+                                                      f"but motion.flow_direction is {self.flow_direction}")
                 lo, hi = int(frames.min()), int(frames.max()) + 1
                 block = stored.read(lo, min(hi, stored.num_pairs))
         except DataError as exc:

@@ -8,7 +8,11 @@ path, so equal file names in different folders never collide):
   is the ``[..., 2, H, W]`` layout of :func:`modist.flow.encodings.encode_motion`),
   ``q = round((clip(f, -m, m) + m) * 255 / (2 m))`` with ``m = max_flow`` (see
   :func:`modist.flow.encodings.quantize_flow`), deflate-compressed.
-  Pair ``i`` is the flow from nominal frame ``i`` (time ``i / fps``) to frame ``i + flow_gap``.
+  Pair ``i`` is the flow of nominal frame ``i`` (time ``i / fps``): to frame ``i + flow_gap``
+  when the settings' ``flow_direction`` is ``forward`` (pairs ``0 .. N - 1 - flow_gap``), to
+  frame ``max(i - flow_gap, 0)`` when it is ``backward`` (pairs ``0 .. N - 1``; pair 0 is the
+  flow of frame 0 to itself). Stores written before the direction was recorded have no
+  ``flow_direction`` and were made forward (:func:`stored_direction`).
 * ``times.npy``: float64 time in seconds of each pair's first frame.
 * ``meta.json``, written last: settings, ``num_pairs``, ``chunk_sizes``, size, fps.
 
@@ -41,8 +45,20 @@ from modist.atomic import atomic_path
 from modist.errors import DataError
 from modist.flow.encodings import dequantize_flow, quantize_flow
 
-STORE_VERSION = 2  # 2: settings keys "estimator" and "flow_gap"
+# 2: settings keys "estimator" and "flow_gap". The later "flow_direction" key kept version 2: a store
+# without it reads as forward, which is what it holds.
+STORE_VERSION = 2
 SUFFIX = ".flow.npz"
+
+
+def stored_direction(settings: dict[str, Any]) -> str:
+    """The flow direction a store's settings record; ``forward`` for stores that predate the key.
+
+    Example:
+        >>> stored_direction({"flow_gap": 1}), stored_direction({"flow_direction": "backward"})
+        ('forward', 'backward')
+    """
+    return str(settings.get("flow_direction", "forward"))
 
 
 def store_path(store_dir: str | os.PathLike, video_path: str | os.PathLike) -> Path:

@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from modist.atomic import atomic_path
+from modist.data.sampling import flow_partners
 from modist.errors import ConfigError
 from modist.flow.color import flow_to_color
 from modist.flow.encodings import flow_edges_uint8
@@ -25,17 +26,21 @@ FORMATS = (".gif", ".mp4")
 
 
 def flow_panels(
-    frames: np.ndarray, estimator: str = "dis", flow_gap: int = 1, progress: bool = False, **options: Any
+    frames: np.ndarray, estimator: str = "dis", flow_gap: int = 1, progress: bool = False,
+    flow_direction: str = "forward", **options: Any
 ) -> np.ndarray:
-    """uint8 ``[T, H, W, 3]`` -> ``[T - flow_gap, H, 3 W, 3]`` panels for pairs ``(t, t + flow_gap)``.
+    """uint8 ``[T, H, W, 3]`` -> ``[T - flow_gap, H, 3 W, 3]`` panels for pairs ``(t, t + flow_gap)``
+    (``forward``, frames ``0 .. T - 1 - flow_gap``) or ``(t, t - flow_gap)`` (``backward``, frames
+    ``flow_gap .. T - 1``): only frames whose partner is not clamped.
 
     Colours share one normalisation for the whole video (the 99th percentile of flow
     magnitude), so brightness means the same speed in every frame.
     """
-    pairs = range(len(frames) - flow_gap)
+    shown = np.arange(len(frames) - flow_gap) if flow_direction == "forward" else np.arange(flow_gap, len(frames))
+    partners = flow_partners(shown, flow_gap, flow_direction, len(frames))
     flows = [
-        estimate(frames[t], frames[t + flow_gap], estimator=estimator, **options)
-        for t in tqdm(pairs, desc="flow", unit="pair", disable=not progress)
+        estimate(frames[t], frames[u], estimator=estimator, **options)
+        for t, u in tqdm(list(zip(shown, partners)), desc="flow", unit="pair", disable=not progress)
     ]
     if not flows:
         return np.zeros((0, frames.shape[1], 3 * frames.shape[2], 3), np.uint8)
@@ -43,8 +48,8 @@ def flow_panels(
     max_flow = max(float(np.percentile(np.linalg.norm(flow, axis=-1), 99)), 1.0)
     edges = flow_edges_uint8(flow)
     panels = [
-        np.concatenate([frames[t], flow_to_color(flow[t], max_flow), np.repeat(edges[t][..., None], 3, -1)], axis=1)
-        for t in range(len(flow))
+        np.concatenate([frames[t], flow_to_color(flow[k], max_flow), np.repeat(edges[k][..., None], 3, -1)], axis=1)
+        for k, t in enumerate(shown)
     ]
     return np.stack(panels)
 
