@@ -42,7 +42,14 @@ def test_keys_lists_every_key_with_default_and_choices(capsys):
     assert set(rows) == set(to_dict_keys())
     assert "[same, other]" in rows["method.cross_view"]
     assert rows["train.steps"].split()[1:3] == ["int", "1000"]
+    assert "optimiser steps of the run" in rows["train.steps"]
     assert len(key_table("optim")) == len([k for k in rows if k.startswith("optim.")])
+    assert all(row[4] for row in key_table()), "every key has a line of help (modist.config.KEY_HELP)"
+
+
+def test_a_misspelt_choice_suggests_the_nearest(capsys):
+    code, _, err = _run(["config", "show", "demo", "method.name=modst"], capsys)
+    assert code == 2 and err.strip().endswith("did you mean 'modist'?")
 
 
 def to_dict_keys():

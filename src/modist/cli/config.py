@@ -5,8 +5,8 @@ YAML: the defaults, each recipe (with its ``base:`` chain) merged in order, then
 overrides, validated exactly as ``modist pretrain`` does. Its output is itself a recipe
 (``modist pretrain --config shown.yaml`` trains the same run).
 
-``modist config keys [SECTION]`` lists every key with its type, default and, for named
-choices, the values it accepts.
+``modist config keys [SECTION]`` lists every key with its type, default, one line of help
+and, for named choices, the values it accepts.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import typing
 from pathlib import Path
 
 from modist import configs
-from modist.config import CHOICES, PretrainConfig, load_config, to_yaml
+from modist.config import CHOICES, KEY_HELP, PretrainConfig, load_config, to_yaml
 from modist.configs import recipe_path
 from modist.errors import ConfigError
 
@@ -50,8 +50,8 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def key_table(section: str = "") -> list[tuple[str, str, str, str]]:
-    """``(key, type, default, accepted values)`` for every config key, in declaration order.
+def key_table(section: str = "") -> list[tuple[str, str, str, str, str]]:
+    """``(key, type, default, accepted values, help)`` for every config key, in declaration order.
 
     Example:
         >>> row = next(r for r in key_table("method") if r[0] == "method.cross_view")
@@ -72,7 +72,7 @@ def key_table(section: str = "") -> list[tuple[str, str, str, str]]:
             kind = getattr(hints[f.name], "__name__", None) or str(hints[f.name]).replace("typing.", "")
             kind = kind.replace("NoneType", "None")
             allowed = ", ".join(CHOICES[key]) if key in CHOICES else ""
-            rows.append((key, kind, repr(getattr(default_section, f.name)).strip("'"), allowed))
+            rows.append((key, kind, repr(getattr(default_section, f.name)).strip("'"), allowed, KEY_HELP.get(key, "")))
     return rows
 
 
@@ -80,7 +80,8 @@ def run_keys(args: argparse.Namespace) -> int:
     rows = key_table(args.section)
     width = max(len(r[0]) for r in rows)
     kind_width = max(len(r[1]) for r in rows)
-    for key, kind, default, allowed in rows:
-        line = f"{key:<{width}}  {kind:<{kind_width}}  {default}"
-        print(line + (f"  [{allowed}]" if allowed else ""))
+    default_width = min(max(len(r[2]) for r in rows), 24)
+    for key, kind, default, allowed, help_text in rows:
+        line = f"{key:<{width}}  {kind:<{kind_width}}  {default:<{default_width}}  {help_text}"
+        print(line + (f" [{allowed}]" if allowed else ""))
     return 0
