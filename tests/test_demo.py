@@ -154,3 +154,19 @@ def test_detection_table_means_over_seeds_and_pairs_modist_with_rgb_only():
     assert "motion_only" not in text
     # differences 0.10, 0.12, 0.11: mean 0.11, std 0.01, t(2) = 4.303 -> half width 0.0248
     assert "+11.0 points (95 % CI [+8.5, +13.5])" in text
+
+
+def test_study_arms_change_only_their_ablated_setting(tmp_path):
+    from modist.demo import ARMS, STUDIES
+    from modist.demo.run import demo_config
+
+    assert all(arm in ARMS for arms in STUDIES.values() for arm in arms)
+
+    def cfg(arm):
+        return demo_config(arm, tmp_path, data_dir=tmp_path / "data", seed=0, steps=600, device="cpu")
+
+    assert resolve_weights(cfg("modist_vv_vm")) == LossWeights(vv=1.0, mm=0.0, vm=1.0, mv=0.0)
+    assert resolve_weights(cfg("modist_vv_mv")) == LossWeights(vv=1.0, mm=0.0, vm=0.0, mv=1.0)
+    assert resolve_weights(cfg("modist_all4")) == LossWeights(vv=1.0, mm=1.0, vm=1.0, mv=1.0)
+    assert cfg("modist_flow_edges").motion.encoding == "flow_edges" and cfg("modist").motion.encoding == "dxdy"
+    assert cfg("rgb_only_2400").train.steps == 2400 and cfg("rgb_only").train.steps == 600

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from modist.data.records import VideoRecord
+from modist.errors import ConfigError
 from modist.evaluation.encoder import EvalEncoder
 from modist.evaluation.intervals import bootstrap_interval
 from modist.evaluation.saliency import (
@@ -161,3 +162,46 @@ def test_finetuned_classifier_is_read_back_and_checked(tmp_path):
         finetuned_classifier(EvalEncoder.from_scratch("r3d_tiny", base_width=8), tmp_path)
     with pytest.raises(DataError, match="classifier not found"):
         finetuned_classifier(enc, tmp_path / "nothing")
+
+
+def test_map_equal_to_the_mask_has_lift_one_over_its_area_share_and_always_points_in_it():
+    mask = np.zeros((2, 10, 10), bool)
+    mask[:, 2:6, 3:8] = True  # 20 of 100 pixels a frame: share 0.2
+    assert foreground_lift(mask.astype(float), mask) == pytest.approx(1 / 0.2)
+    assert pointing_hit(mask.astype(float), mask) == 1.0
+    assert foreground_lift(np.ones((2, 10, 10)), mask) == pytest.approx(1.0)
+
+
+def test_an_earlier_stage_gives_a_finer_map_and_the_last_stage_is_the_default_grid():
+    from modist.models.resnet3d import r3d_tiny
+
+    torch.manual_seed(0)
+    net = r3d_tiny(base_width=4).eval()
+    x = torch.rand(2, 3, 4, 32, 32)
+    # 32 px: the stem halves it, stages 2-4 halve it again each.
+    assert gradcam_map(net, x, embedding_score(), stage=None).shape == (2, 4, 2, 2)
+    assert gradcam_map(net, x, embedding_score(), stage=4).shape == (2, 4, 2, 2)
+    assert gradcam_map(net, x, embedding_score(), stage=2).shape == (2, 4, 8, 8)
+    assert activation_map(net, x, stage=1).shape == (2, 4, 16, 16)
+    # Stage k's activation is the network's own intermediate output.
+    ref = net.stages[:2](net.stem(x)).norm(dim=1)
+    assert torch.allclose(activation_map(net, x, stage=2), ref)
+    with pytest.raises(ConfigError, match="stage must be 1..4"):
+        gradcam_map(net, x, embedding_score(), stage=5)
+
+
+def test_gradcam_at_a_stage_follows_the_pooled_score_through_the_later_stages():
+    """An identity 'later stage' makes stage-wise Grad-CAM the plain Grad-CAM of that stage."""
+
+    class TwoStage(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Identity()
+            self.stages = nn.Sequential(nn.Identity(), nn.Identity())
+
+        def forward_features(self, x):
+            return self.stages(self.stem(x))
+
+    net = TwoStage()
+    x = torch.rand(2, 3, 2, 4, 4)
+    assert torch.allclose(gradcam_map(net, x, embedding_score(), stage=1), gradcam_map(net, x, embedding_score()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from modist.demo import ARMS, DEMO_METHODS
+from modist.demo import ARMS, DEMO_METHODS, STUDIES
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +19,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=1, help="number of seeds to average over (default 1)")
     parser.add_argument("--methods", default=",".join(DEMO_METHODS),
                         help=f"comma-separated arms from {', '.join(ARMS)} (default: {','.join(DEMO_METHODS)})")
+    parser.add_argument("--study", choices=tuple(STUDIES),
+                        help="run a set of arms instead of --methods: " + "; ".join(
+                            f"{k}: {','.join(v)}" for k, v in STUDIES.items()))
     parser.add_argument("--steps", type=int, default=None, help="training steps per method (overrides the budget)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--overwrite", action="store_true",
@@ -37,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from modist.errors import ConfigError
 
     start = time.perf_counter()
-    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    methods = STUDIES[args.study] if args.study else tuple(m.strip() for m in args.methods.split(",") if m.strip())
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
     seeds = tuple(range(args.seed, args.seed + args.seeds))

@@ -59,6 +59,11 @@ def add_eval_subcommands(sub) -> None:
     q.add_argument("--map", choices=("activation", "gradient"), default="gradient",
                    help="saliency map (default gradient)")
     q.add_argument("--max-videos", type=int, help="a seeded random subset of this many videos (default: all)")
+    q.add_argument("--stage", type=int, default=2,
+                   help="residual stage whose map is scored, 1-based; 0 = the last (default 2, docs/demo.md)")
+    q.add_argument("--min-input", type=int, default=128,
+                   help="upscale the crop by an integer factor to at least this many pixels (default 128; "
+                        "0 keeps the encoder's crop)")
     q.add_argument("--out", help="output folder (default: <run dir>/eval_saliency_<map>)")
     _device_flags(q)
     q.set_defaults(func=run_saliency)
@@ -254,7 +259,8 @@ def run_saliency(args: argparse.Namespace) -> int:
     for checkpoint in args.checkpoint:
         enc = load_eval_encoder(checkpoint)
         result = saliency_eval(enc, root, split=args.split, map_kind=args.map, max_videos=args.max_videos,
-                               seed=args.seed, device=device, progress=not args.no_progress)
+                               seed=args.seed, device=device, progress=not args.no_progress,
+                               stage=args.stage or None, min_input=args.min_input)
         if not result.lift:
             raise ConfigError(f"--dataset {args.dataset}: no video of split {args.split!r} could be scored "
                               f"({result.skipped} skipped)")

@@ -11,8 +11,16 @@ from collections import defaultdict
 import numpy as np
 
 from modist.atomic import write_json, write_text
-from modist.demo import ARMS, CEILING_MIN, SHORTCUT_MIN_GAP, TEACHER_MIN
-from modist.evaluation.intervals import Interval, mean_interval, paired_difference
+from modist.demo import (
+    ARMS,
+    CEILING_MIN,
+    DEMO_METHODS,
+    SALIENCY_CEILING_MIN,
+    SALIENCY_MARGIN,
+    SHORTCUT_MIN_GAP,
+    TEACHER_MIN,
+)
+from modist.evaluation.intervals import Interval, bootstrap_interval, mean_interval, paired_difference
 from modist.evaluation.report import markdown_table
 
 
@@ -54,14 +62,67 @@ def validity(runs: list[dict]) -> dict:
     checks = [(ceiling, CEILING_MIN), (teacher, TEACHER_MIN), (gap, SHORTCUT_MIN_GAP)]
     passed = None if any(v is None for v, _ in checks) else all(v >= low for v, low in checks)
     return {"ceiling": ceiling, "teacher": teacher, "shortcut_gap": gap, "passed": passed,
-            "thresholds": {"ceiling": CEILING_MIN, "teacher": TEACHER_MIN, "shortcut_gap": SHORTCUT_MIN_GAP}}
+            "thresholds": {"ceiling": CEILING_MIN, "teacher": TEACHER_MIN, "shortcut_gap": SHORTCUT_MIN_GAP},
+            **saliency_validity(runs)}
 
 
-def comparisons(runs: list[dict], baseline: str = "rgb_only", split: str = "test_unbiased") -> list[dict]:
-    """Every MoDist arm minus ``baseline`` on ``split``, paired by seed (linear and kNN top-1)."""
+def _pooled_lift(runs: list[dict], method: str, prefix: str = "") -> dict | None:
+    """Foreground lift of ``method`` on test_unbiased: the mean over its seeds' videos pooled, with a 95 %
+    bootstrap interval over those videos; None when no run has it."""
+    values = [x for r in runs if r["method"] == method and r["split"] == "test_unbiased"
+              for x in (r.get(f"{prefix}foreground_lift_videos") or [])]
+    if not values:
+        return None
+    b = bootstrap_interval(values)
+    return {"lift": b.mean, "ci95": [b.low, b.high], "videos": b.n}
+
+
+def saliency_validity(runs: list[dict]) -> dict:
+    """The saliency measure's checks (Grad-CAM foreground lift on test_unbiased, videos pooled over seeds):
+
+    * ``saliency_ceiling``: ``supervised_unbiased``'s lift >= SALIENCY_CEILING_MIN, its interval above 1;
+    * ``saliency_shortcut``: ``supervised``'s lift below the ceiling's by >= SALIENCY_MARGIN, intervals apart;
+    * ``saliency_learned``: a random-init encoder's lift (``random_init_*`` of the ceiling's rows) below
+      the ceiling's by >= SALIENCY_MARGIN, intervals apart.
+
+    Each is ``{"value": ..., "passed": bool | None, ...}``; ``saliency_passed`` is None when an arm is missing.
+
+    Example:
+        >>> row = lambda m, xs, **k: {"method": m, "split": "test_unbiased", "foreground_lift_videos": xs, **k}
+        >>> ceiling = row("supervised_unbiased", [1.9, 2.0, 2.1], random_init_foreground_lift_videos=[1.0])
+        >>> v = saliency_validity([ceiling, row("supervised", [1.2, 1.3])])
+        >>> v["saliency_ceiling"]["passed"], v["saliency_shortcut"]["passed"], v["saliency_learned"]["passed"]
+        (True, True, True)
+        >>> round(v["saliency_shortcut"]["margin"], 2), v["saliency_passed"]
+        (0.75, True)
+    """
+    ceiling = _pooled_lift(runs, "supervised_unbiased")
+    others = {"saliency_shortcut": _pooled_lift(runs, "supervised"),
+              "saliency_learned": _pooled_lift(runs, "supervised_unbiased", "random_init_")}
+    out: dict = {"saliency_ceiling": {**(ceiling or {"lift": None}), "passed": None if ceiling is None else
+                                      bool(ceiling["lift"] >= SALIENCY_CEILING_MIN and ceiling["ci95"][0] > 1.0)}}
+    for name, other in others.items():
+        if ceiling is None or other is None:
+            out[name] = {"lift": None if other is None else other["lift"], "passed": None}
+            continue
+        margin = ceiling["lift"] - other["lift"]
+        apart = other["ci95"][1] < ceiling["ci95"][0]
+        out[name] = {**other, "margin": margin, "intervals_apart": bool(apart),
+                     "passed": bool(margin >= SALIENCY_MARGIN and apart)}
+    results = [out[k]["passed"] for k in ("saliency_ceiling", *others)]
+    out["saliency_passed"] = None if None in results else all(results)
+    out["saliency_thresholds"] = {"ceiling_lift": SALIENCY_CEILING_MIN, "margin": SALIENCY_MARGIN}
+    return out
+
+
+def comparisons(runs: list[dict], baseline: str = "rgb_only", split: str = "test_unbiased",
+                methods: list[str] | None = None) -> list[dict]:
+    """Every MoDist arm (or each of ``methods``) minus ``baseline`` on ``split``, paired by seed
+    (linear and kNN top-1)."""
     out = []
-    methods = dict.fromkeys(r["method"] for r in runs)
-    for method in (m for m in methods if m in ARMS and ARMS[m].method == "modist"):
+    if methods is None:
+        methods = [m for m in dict.fromkeys(r["method"] for r in runs) if m in ARMS and ARMS[m].method == "modist"]
+    for method in (m for m in methods if m != baseline):
         row: dict = {"method": method, "baseline": baseline, "split": split}
         for metric in ("linear_top1", "knn_top1"):
             a, b = _by_seed(runs, method, split, metric), _by_seed(runs, baseline, split, metric)
@@ -143,6 +204,10 @@ def saliency_table(runs: list[dict]) -> str:
             groups[r["method"]].append(r)
     if not groups:
         return ""
+    scratch = [{"foreground_lift": r["random_init_foreground_lift"], "pointing_hit": r["random_init_pointing_hit"]}
+               for r in runs if r.get("random_init_foreground_lift") is not None]
+    if scratch:
+        groups["random init (ceiling's architecture)"] = scratch
     table = []
     for method, rs in groups.items():
         lift = mean_interval([r["foreground_lift"] for r in rs])
@@ -152,7 +217,11 @@ def saliency_table(runs: list[dict]) -> str:
         table.append([method, f"{lift.mean:.2f}" + (f" ± {_finite(lift.std):.2f}" if spread else ""),
                       f"{100 * hit.mean:.1f}" + (f" ± {100 * _finite(hit.std):.1f}" if spread else ""),
                       str(lift.n)])
-    return ("Saliency on the moving actor (Grad-CAM towards the clip's positive, test_unbiased, "
+    from modist.evaluation.saliency import DEFAULT_STAGE, MIN_INPUT
+
+    stage = "the last stage" if DEFAULT_STAGE is None else f"residual stage {DEFAULT_STAGE}"
+    return (f"Saliency on the moving actor (Grad-CAM at {stage}, input >= {MIN_INPUT} px, towards the clip's "
+            "positive; test_unbiased of the camouflaged saliency split, data_saliency; "
             "mean ± std over seeds where there are several; lift 1.0 = no preference):\n\n"
             + markdown_table(["method", "foreground lift", "pointing hit (%)", "seeds"], table))
 
@@ -209,7 +278,65 @@ def validity_text(v: dict) -> str:
             f"(needs >= {100 * t['ceiling']:.0f})\n"
             f"- teacher, `motion_only` on test_unbiased: {_pct(v['teacher'])} (needs >= {100 * t['teacher']:.0f})\n"
             f"- shortcut, `supervised` test_biased - test_unbiased: {_pct(v['shortcut_gap'])} points "
-            f"(needs >= {100 * t['shortcut_gap']:.0f})\n")
+            f"(needs >= {100 * t['shortcut_gap']:.0f})\n" + saliency_validity_text(v))
+
+
+def _lift(d: dict | None) -> str:
+    if not d or d.get("lift") is None:
+        return "not run"
+    return f"{d['lift']:.2f}" + (f" [{d['ci95'][0]:.2f}, {d['ci95'][1]:.2f}]" if d.get("ci95") else "")
+
+
+def saliency_validity_text(v: dict) -> str:
+    """The saliency checks of :func:`saliency_validity` as markdown; '' when they are absent."""
+    if "saliency_ceiling" not in v:
+        return ""
+    t = v["saliency_thresholds"]
+    verdict = {True: "**passed**", False: "**failed**", None: "incomplete (not every check's arm ran)"}
+    lines = [f"\nSaliency checks ({verdict[v['saliency_passed']]}; Grad-CAM foreground lift on the saliency split's "
+             "test_unbiased, videos pooled over seeds, 95 % bootstrap interval):\n",
+             f"- saliency_ceiling, `supervised_unbiased`: {_lift(v['saliency_ceiling'])} "
+             f"(needs >= {t['ceiling_lift']:.1f}, interval above 1)"]
+    for key, who in (("saliency_shortcut", "`supervised` (scene-biased labels)"),
+                     ("saliency_learned", "randomly initialised encoder")):
+        d = v[key]
+        margin = f", {d['margin']:.2f} below the ceiling" if d.get("margin") is not None else ""
+        lines.append(f"- {key}, {who}: {_lift(d)}{margin} (needs >= {t['margin']:.1f} below, intervals apart)")
+    return "\n".join(lines) + "\n"
+
+
+def saliency_comparisons(runs: list[dict], baseline: str = "rgb_only") -> list[dict]:
+    """Every MoDist arm minus ``baseline``: foreground lift and pointing hit on test_unbiased, paired by seed."""
+    out = []
+    methods = dict.fromkeys(r["method"] for r in runs)
+    for method in (m for m in methods if m in ARMS and ARMS[m].method == "modist"):
+        row: dict = {"method": method, "baseline": baseline, "split": "test_unbiased"}
+        for metric in ("foreground_lift", "pointing_hit"):
+            a = _by_seed(runs, method, "test_unbiased", metric)
+            b = _by_seed(runs, baseline, "test_unbiased", metric)
+            seeds = sorted(s for s in set(a) & set(b) if a[s] is not None and b[s] is not None)
+            if not seeds:
+                break
+            row[metric] = _interval_dict(paired_difference([a[s] for s in seeds], [b[s] for s in seeds]))
+            row["seeds"] = seeds
+        else:
+            out.append(row)
+    return out
+
+
+def saliency_comparison_text(rows: list[dict]) -> str:
+    lines = []
+    for row in rows:
+        parts = []
+        for metric, scale, unit in (("foreground_lift", 1, ""), ("pointing_hit", 100, " points")):
+            d = row[metric]
+            fmt = ".2f" if scale == 1 else ".1f"
+            ci = (f", 95 % CI [{scale * d['ci95'][0]:+{fmt}}, {scale * d['ci95'][1]:+{fmt}}]" if d["ci95"]
+                  else " (one seed: no interval)")
+            parts.append(f"{metric.replace('_', ' ')} {scale * d['mean']:+{fmt}}{unit}{ci}")
+        lines.append(f"- {row['method']} - {row['baseline']} saliency on {row['split']}, paired by seed "
+                     f"(n={len(row['seeds'])}): " + "; ".join(parts))
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def comparison_text(rows: list[dict]) -> str:
@@ -234,9 +361,17 @@ def write_results(out_dir: str | os.PathLike, runs: list[dict], meta: dict) -> s
     checks = validity(runs)
     diffs = comparisons(runs)
     report = summary_table(runs) + "\n" + validity_text(checks) + ("\n" + comparison_text(diffs) if diffs else "")
+    # Ablation arms (named variants beyond the default five) against the release's weighting.
+    ran = list(dict.fromkeys(r["method"] for r in runs))
+    ablation = [m for m in ran if m in ARMS and ARMS[m].method in ("modist", "rgb_only") and m != "modist"]
+    ablations = comparisons(runs, baseline="modist", methods=ablation) \
+        if "modist" in ran and any(m not in DEMO_METHODS for m in ablation) else []
+    if ablations:
+        report += "\nAblations, each arm minus `modist` (the release's weighting):\n\n" + comparison_text(ablations)
     saliency = saliency_table(runs)
+    saliency_diffs = saliency_comparisons(runs)
     if saliency:
-        report += "\n" + saliency + "\n"
+        report += "\n" + saliency + "\n" + ("\n" + saliency_comparison_text(saliency_diffs) if saliency_diffs else "")
     detection = detection_table(runs)
     if detection:
         report += "\n" + detection + "\n"
@@ -244,7 +379,10 @@ def write_results(out_dir: str | os.PathLike, runs: list[dict], meta: dict) -> s
         report = f"**{meta['note']}.**\n\n" + report
     plot_demo_results(summary, os.path.join(out_dir, "results.png"), chance=meta.get("chance"))
     write_json(os.path.join(out_dir, "results.json"), {"runs": runs, "summary": summary, "validity": checks,
-                                                       "comparisons": diffs, "meta": {**meta, "machine": machine()}})
+                                                       "comparisons": diffs,
+                                                       "saliency_comparisons": saliency_diffs,
+                                                       "ablation_comparisons": ablations,
+                                                       "meta": {**meta, "machine": machine()}})
     chance = f"Chance is {100 * meta['chance']:.0f} %. " if "chance" in meta else ""
     write_text(os.path.join(out_dir, "results.md"),
                f"# modist demo results\n\n{report}\n{chance}Training curves: `<method>_seed<N>/curves.png`.\n\n"

@@ -13,6 +13,7 @@ from modist.data.adapters import resolve_dataset
 from modist.demo import ARMS, DEMO_METHODS, TEST_SPLITS
 from modist.demo.report import write_results
 from modist.errors import ConfigError
+from modist.evaluation.saliency import DEFAULT_STAGE, MIN_INPUT
 from modist.synth import CLASS_NAMES, SynthConfig, generate
 from modist.synth.config import DetectionSynthConfig
 from modist.training.trainer import pretrain
@@ -38,6 +39,18 @@ DEMO_SYNTH = SynthConfig(size=32, num_frames=16, actor_scale=1.6, texture_scale=
 # actors at the same pixel scale, 2-3 to a 96-px frame (docs/detection.md).
 DEMO_DETECTION = DetectionSynthConfig()
 QUICK_DETECTION = DetectionSynthConfig(train_videos=8, val_videos=2, test_videos=4, seconds=3)
+
+# The saliency split (data_saliency/): the demo benchmark's test videos with the background drawn
+# from the actor's own texture, no camera pan and no distractors, so that only the actor's motion
+# singles it out; a randomly initialised encoder cannot find the actor by texture there (the
+# saliency_learned check). 10 videos a class, the 100 test_unbiased videos the measure scores.
+SALIENCY_PER_CLASS = 10
+
+
+def saliency_synth_config(synth_cfg: SynthConfig, per_class: int = SALIENCY_PER_CLASS) -> SynthConfig:
+    return replace(synth_cfg, camouflage=True, camera_pan_prob=0.0, num_distractors=0, train_per_class=0,
+                   train_unbiased_per_class=0, test_per_class=per_class)
+
 
 QUICK_NOTE = ("--quick is a pipeline check: its data and training are far too small for its numbers "
               "to mean anything")
@@ -85,19 +98,82 @@ def evaluate_run(run_dir: Path, data_dir: Path, *, device: str, progress: bool) 
 SALIENCY_VIDEOS = 100
 
 
-def saliency_run(run_dir: Path, data_dir: Path, *, device: str) -> dict[str, float]:
-    """Foreground lift and pointing-game hit rate of the Grad-CAM map on test_unbiased, as
-    ``modist eval saliency --map gradient --max-videos 100`` computes them."""
-    from modist.evaluation.encoder import load_eval_encoder
+def _saliency_fields(result, prefix: str = "") -> dict:
+    from modist.evaluation.intervals import bootstrap_interval
+
+    if not result.lift:
+        return {f"{prefix}foreground_lift": None, f"{prefix}pointing_hit": None}
+    ci = bootstrap_interval(result.lift)
+    return {f"{prefix}foreground_lift": ci.mean,
+            f"{prefix}pointing_hit": float(sum(result.pointing) / len(result.pointing)),
+            f"{prefix}foreground_lift_ci95": [ci.low, ci.high],
+            # Per video, so that the checks can pool the videos of several seeds.
+            f"{prefix}foreground_lift_videos": [round(x, 5) for x in result.lift]}
+
+
+def saliency_run(run_dir: Path, data_dir: Path, *, device: str, random_init_seed: int | None = None) -> dict:
+    """Foreground lift (mean, 95 % bootstrap interval, per video) and pointing-game hit rate of the
+    Grad-CAM map on test_unbiased of ``data_dir`` (the demo passes its saliency split), as
+    ``modist eval saliency --map gradient --max-videos 100`` computes them with its defaults. With ``random_init_seed``,
+    the same numbers (``random_init_*``) for a randomly initialised encoder of the run's architecture
+    and inputs (``torch.manual_seed(random_init_seed)``): the ``saliency_learned`` check."""
+    import torch
+
+    from modist.evaluation.encoder import load_eval_encoder, scratch_encoder
     from modist.evaluation.saliency import saliency_eval
     from modist.runtime import resolve_device
 
-    result = saliency_eval(load_eval_encoder(run_dir), data_dir, split="test_unbiased", map_kind="gradient",
-                           max_videos=SALIENCY_VIDEOS, device=resolve_device(device), progress=False)
-    if not result.lift:
-        return {"foreground_lift": None, "pointing_hit": None}
-    return {"foreground_lift": float(sum(result.lift) / len(result.lift)),
-            "pointing_hit": float(sum(result.pointing) / len(result.pointing))}
+    def score(enc, prefix: str = "") -> dict:
+        return _saliency_fields(saliency_eval(enc, data_dir, split="test_unbiased", map_kind="gradient",
+                                              max_videos=SALIENCY_VIDEOS, device=resolve_device(device),
+                                              progress=False), prefix)
+
+    fields = score(load_eval_encoder(run_dir))
+    if random_init_seed is not None:
+        torch.manual_seed(random_init_seed)
+        fields.update(score(scratch_encoder(run_dir), "random_init_"))
+    return fields
+
+
+def saliency_figure(out_dir: Path, data_dir: Path, arms: tuple[str, ...], *, seed: int, device: str,
+                    videos: int = 4) -> Path:
+    """``saliency.png``: for the first ``videos`` test_unbiased clips the saliency scores, the middle
+    frame | its actor mask | each arm's Grad-CAM map (seed ``seed``), as the numbers compute them."""
+    import numpy as np
+
+    from modist.data.adapters.files import canonical_split
+    from modist.data.records import VideoRecord
+    from modist.evaluation.encoder import load_eval_encoder
+    from modist.evaluation.saliency import DEFAULT_STAGE, centre_square, explain_video
+    from modist.runtime import resolve_device
+    from modist.synth import read_manifest, read_masks
+    from modist.viz.saliency import saliency_grid
+
+    rows = [r for r in read_manifest(data_dir / "manifest.csv") if canonical_split(r.split) == "test_unbiased"]
+    if SALIENCY_VIDEOS < len(rows):  # the subset saliency_eval scores, in its order
+        rows = [rows[i] for i in np.sort(np.random.default_rng(0).choice(len(rows), SALIENCY_VIDEOS, replace=False))]
+    rows = rows[:videos]
+    frames, masks, labels, columns = [], [], [], {}
+    for arm in arms:
+        enc = load_eval_encoder(out_dir / f"{arm}_seed{seed}")
+        source = enc.clip_source(frame_cache=1)
+        columns[arm] = []
+        for row in rows:
+            (clip,) = explain_video(enc, VideoRecord(str(row.path), row.label), maps=("gradient",),
+                                    device=resolve_device(device), source=source)
+            mid = len(clip.indices) // 2
+            columns[arm].append(clip.maps["gradient"][mid])
+            if len(frames) < len(rows):
+                mask = centre_square(read_masks(row.mask_path)[clip.indices])[mid]
+                frames.append(clip.frames[mid])
+                masks.append(mask)
+                labels.append(row.label_name)
+    stage = "last stage" if DEFAULT_STAGE is None else f"stage {DEFAULT_STAGE}"
+    path = out_dir / "saliency.png"
+    saliency_grid(frames, masks, columns, path, row_labels=labels,
+                  title=f"Grad-CAM ({stage}, input {MIN_INPUT} px) on the camouflaged saliency split "
+                        f"(test_unbiased), seed {seed}, middle frame of each clip")
+    return path
 
 
 DETECTION_MODES = {"frozen": ("frozen",), "both": ("frozen", "finetune")}
@@ -160,6 +236,9 @@ def run_demo(
     started = time.perf_counter()
     synth_cfg = synth_config or demo_synth_config(budget)
     generate(data_dir, synth_cfg, seed=seeds[0], progress=progress)
+    sal_dir, sal_cfg = out_dir / "data_saliency", saliency_synth_config(
+        synth_cfg, min(SALIENCY_PER_CLASS, synth_cfg.test_per_class) if quick or synth_config else SALIENCY_PER_CLASS)
+    generate(sal_dir, sal_cfg, seed=seeds[0], progress=progress)
     det_dir, det_cfg = out_dir / "data_det", detection_config or (QUICK_DETECTION if quick else DEMO_DETECTION)
     if detection:
         if detection not in DETECTION_MODES:
@@ -178,14 +257,16 @@ def run_demo(
             result = pretrain(cfg, dataset=train, desc=f"{arm} seed {seed}")
             first, last = result.loss_drop()
             evals = evaluate_run(result.out_dir, data_dir, device=device, progress=progress)
-            saliency = saliency_run(result.out_dir, data_dir, device=device)
+            saliency = saliency_run(result.out_dir, sal_dir, device=device,
+                                    random_init_seed=seed if arm == "supervised_unbiased" else None)
             det = (detection_run(result.out_dir, det_dir, device=device, finetune=detection == "both")
                    if detection else None)
             timings[f"{arm}/{seed}"] = round(time.perf_counter() - t0, 1)
             for split in TEST_SPLITS:
                 ev = evals[split]
                 runs.append({"method": arm, "split": split, "linear_top1": ev["linear_top1"],
-                             "knn_top1": ev["knn_top1"], "seed": seed, "steps": steps, "train_split": cfg.data.split,
+                             "knn_top1": ev["knn_top1"], "seed": seed, "steps": cfg.train.steps,
+                             "train_split": cfg.data.split,
                              "loss_first": first, "loss_last": last, "num_videos": ev["num_videos"],
                              **(saliency if split == "test_unbiased" else {}),
                              **(det[split] if det else {})})
@@ -204,8 +285,12 @@ def run_demo(
     meta = {"quick": quick, "steps": steps, "seeds": list(seeds), "seconds": round(time.perf_counter() - started, 1),
             "per_run_seconds": timings, "chance": 1 / len(CLASS_NAMES), "synth": synth_cfg.to_dict(),
             "synth_seed": seeds[0], "evaluation": "modist eval linear / knn defaults (10 temporal views)",
+            "saliency": {"synth": sal_cfg.to_dict(), "data": "data_saliency", "split": "test_unbiased",
+                         "map": "gradient", "stage": DEFAULT_STAGE, "min_input_px": MIN_INPUT,
+                         "videos": SALIENCY_VIDEOS},
             **({"detection": {"synth": det_cfg.__dict__, "modes": list(DETECTION_MODES[detection]),
                               "evaluation": "modist eval detect defaults"}} if detection else {}),
             **({"note": QUICK_NOTE} if quick else {})}
+    saliency_figure(out_dir, sal_dir, methods, seed=seeds[0], device=device)
     report = write_results(out_dir, runs, meta)
     return runs, report

@@ -42,6 +42,28 @@ from modist.evaluation.intervals import bootstrap_interval
 
 MAPS = ("activation", "gradient")
 DILATION_PX = 2
+# The residual stage whose maps are scored (1-based; None = the last), and the smallest input side
+# the encoder is shown (its crop upscaled by an integer factor to reach it). Chosen on the demo's
+# saliency validity checks alone (docs/demo.md, "The saliency measure"): the demo's 32 px crop
+# becomes 128 px, so the second stage's map is 32 x 32; a 112 px crop becomes 224, a 224 px one stays.
+DEFAULT_STAGE: int | None = 2
+MIN_INPUT = 128
+
+
+def saliency_input(enc, min_input: int = MIN_INPUT):
+    """``enc`` with its crop upscaled by the smallest integer factor that reaches ``min_input`` px.
+
+    Example:
+        >>> from modist.evaluation.encoder import EvalEncoder
+        >>> saliency_input(EvalEncoder.from_scratch("r3d_tiny", base_width=4, crop_size=32)).crop_size
+        128
+        >>> saliency_input(EvalEncoder.from_scratch("r3d_tiny", base_width=4, crop_size=112)).crop_size
+        224
+        >>> saliency_input(EvalEncoder.from_scratch("r3d_tiny", base_width=4, crop_size=32), 0).crop_size
+        32
+    """
+    factor = max(1, math.ceil(min_input / enc.crop_size))
+    return enc if factor == 1 else enc.with_overrides(crop_size=enc.crop_size * factor)
 
 # pooled feature [N, D] -> score [N]
 Score = Callable[[torch.Tensor], torch.Tensor]
@@ -55,19 +77,41 @@ def _features(backbone: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     return fn
 
 
+def _split_at(backbone: nn.Module, stage: int | None):
+    """(input -> map of residual stage ``stage`` (1-based), that map -> last stage's map); ``None`` = last."""
+    stages = getattr(backbone, "stages", None)
+    no_stages = stages is None or not hasattr(backbone, "stem")
+    # The default stage applies to ResNet3d-style backbones; any other has only forward_features.
+    if stage is None or (not no_stages and stage == len(stages)) or (no_stages and stage == DEFAULT_STAGE):
+        return _features(backbone), lambda a: a
+    if no_stages:
+        raise ConfigError(f"{type(backbone).__name__} has no stem/stages: saliency at stage {stage} "
+                          "needs a ResNet3d-style backbone")
+    if not 1 <= stage <= len(stages):
+        raise ConfigError(f"saliency stage must be 1..{len(stages)}, got {stage}")
+    return (lambda x: stages[:stage](backbone.stem(x))), (lambda a: stages[stage:](a))
+
+
 @torch.no_grad()
-def activation_map(backbone: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Channel-wise L2 norm of the last stage, [N, C, T, H, W] input -> [N, t, h, w]."""
-    return _features(backbone)(x).float().norm(dim=1)
+def activation_map(backbone: nn.Module, x: torch.Tensor, *, stage: int | None = None) -> torch.Tensor:
+    """Channel-wise L2 norm of residual stage ``stage`` (default: the last), [N, C, T, H, W] -> [N, t, h, w]."""
+    head, _ = _split_at(backbone, stage)
+    return head(x).float().norm(dim=1)
 
 
-def gradcam_map(backbone: nn.Module, x: torch.Tensor, score: Score) -> torch.Tensor:
-    """Grad-CAM of ``score(pooled feature)`` on the last stage, -> [N, t, h, w] (>= 0)."""
+def gradcam_map(backbone: nn.Module, x: torch.Tensor, score: Score, *, stage: int | None = None) -> torch.Tensor:
+    """Grad-CAM of ``score(pooled feature)`` on residual stage ``stage`` (default: the last), -> [N, t, h, w] (>= 0).
+
+    At an earlier stage the map keeps that stage's finer grid: the gradient flows back through
+    the later stages from the same pooled feature the encoder outputs.
+    """
+    head, tail = _split_at(backbone, stage)
     with torch.enable_grad():
-        a = _features(backbone)(x).float()
-        if not a.requires_grad:  # a frozen backbone: differentiate with respect to A itself
-            a = a.detach().requires_grad_()
-        s = score(a.mean(dim=(2, 3, 4)))
+        with torch.no_grad():
+            a = head(x).float()
+        # Differentiate with respect to the stage's output itself (works for frozen weights too).
+        a = a.detach().requires_grad_()
+        s = score(tail(a).float().mean(dim=(2, 3, 4)))
         (grad,) = torch.autograd.grad(s.sum(), a)
     weights = grad.mean(dim=(2, 3, 4), keepdim=True)
     return F.relu((weights * a).sum(dim=1)).detach()
@@ -185,10 +229,12 @@ class ClipSaliency:
 
 
 def explain_video(enc, record, *, maps: tuple[str, ...] = MAPS, classifier: Score | None = None,
-                  num_clips: int = 1, device: torch.device | str = "cpu", source=None) -> list[ClipSaliency]:
+                  num_clips: int = 1, device: torch.device | str = "cpu", source=None,
+                  stage: int | None = DEFAULT_STAGE, min_input: int = MIN_INPUT) -> list[ClipSaliency]:
     """Saliency of ``num_clips`` uniformly spaced clips of one video under the encoder ``enc``
     (an :class:`~modist.evaluation.encoder.EvalEncoder`); ``maps`` from :data:`MAPS` plus
-    ``"class"`` when ``classifier`` is given. Raises VideoReadError for an unreadable video."""
+    ``"class"`` when ``classifier`` is given. Maps are of residual stage ``stage`` with the crop upscaled
+    to at least ``min_input`` px (:func:`saliency_input`). Raises VideoReadError for an unreadable video."""
     from modist.data.sampling import clip_indices, uniform_clip_starts
 
     unknown = [m for m in maps if m not in (*MAPS, "class")]
@@ -196,6 +242,7 @@ def explain_video(enc, record, *, maps: tuple[str, ...] = MAPS, classifier: Scor
         raise ConfigError(f"unknown saliency map {(unknown or ['class'])[0]!r} (choose from {', '.join(MAPS)}"
                           f"{', class (needs a classifier)' if classifier is None else ', class'})")
     device = torch.device(device)
+    enc = saliency_input(enc, min_input)
     source = source or enc.clip_source(frame_cache=1)
     starts: list[int] = []
     frames_seen: list[int] = []
@@ -217,15 +264,15 @@ def explain_video(enc, record, *, maps: tuple[str, ...] = MAPS, classifier: Scor
     out_maps: dict[str, torch.Tensor] = {}
     explained = x[:-1] if len(starts) > 1 else x
     if "activation" in maps:
-        out_maps["activation"] = activation_map(backbone, explained)
+        out_maps["activation"] = activation_map(backbone, explained, stage=stage)
     if "gradient" in maps:
         with torch.no_grad():
             pooled = backbone(x).float()
         distinct = len(set(starts)) > 1
         target = pooled[-1:].expand(len(explained), -1) if distinct else None
-        out_maps["gradient"] = gradcam_map(backbone, explained, embedding_score(target))
+        out_maps["gradient"] = gradcam_map(backbone, explained, embedding_score(target), stage=stage)
     if "class" in maps:
-        out_maps["class"] = gradcam_map(backbone, explained, classifier)
+        out_maps["class"] = gradcam_map(backbone, explained, classifier, stage=stage)
     clips = []
     num_frames = frames_seen[0]
     for i in range(len(explained)):
@@ -249,10 +296,13 @@ class SaliencyResult:
     skipped: int = 0  # unreadable videos, or no actor in the clip
     flat: int = 0  # maps without mass, scored as uniform (no preference)
     seconds: float = 0.0
+    stage: int | None = None  # residual stage of the maps (None: the last)
+    input_px: int = 0  # the crop side the encoder was shown
 
     def summary(self, *, seed: int = 0) -> dict:
         out = {"map": self.map, "split": self.split, "videos": len(self.lift), "skipped": self.skipped,
-               "flat_maps": self.flat,
+               "flat_maps": self.flat, "stage": "last" if self.stage is None else self.stage,
+               "input_px": self.input_px,
                "seconds": round(self.seconds, 2), "dilation_px": DILATION_PX, "interval": "95% bootstrap over videos"}
         for name, values in (("foreground_lift", self.lift), ("pointing_hit_rate", self.pointing)):
             out[name] = asdict(bootstrap_interval(values, seed=seed)) if values else None
@@ -261,7 +311,8 @@ class SaliencyResult:
 
 def saliency_eval(enc, root, *, split: str = "test_unbiased", map_kind: str = "gradient",
                   max_videos: int | None = None, seed: int = 0, device: torch.device | str = "cpu",
-                  progress: bool = True) -> SaliencyResult:
+                  progress: bool = True, stage: int | None = DEFAULT_STAGE,
+                  min_input: int = MIN_INPUT) -> SaliencyResult:
     """Foreground lift and pointing game of ``enc`` on the synthetic benchmark at ``root``.
 
     With ``max_videos``, a seeded random subset of the split's videos (the same for every
@@ -285,13 +336,14 @@ def saliency_eval(enc, root, *, split: str = "test_unbiased", map_kind: str = "g
     if max_videos is not None and max_videos < len(rows):
         keep = np.sort(np.random.default_rng(seed).choice(len(rows), max_videos, replace=False))
         rows = [rows[i] for i in keep]
-    result = SaliencyResult(map_kind, split)
+    result = SaliencyResult(map_kind, split, stage=stage, input_px=saliency_input(enc, min_input).crop_size)
     source = enc.clip_source(frame_cache=1)
     t0 = time.perf_counter()
     for row in tqdm(rows, desc=f"saliency {map_kind}", disable=not progress, leave=False):
         try:
             (clip,) = explain_video(enc, VideoRecord(str(row.path), row.label), maps=(map_kind,),
-                                    device=device, source=source)
+                                    device=device, source=source, stage=stage,
+                                    min_input=min_input)
         except VideoReadError:
             result.skipped += 1
             continue

@@ -31,6 +31,10 @@ class SynthConfig:
     crf: int = 18
     actor_scale: float = 1.0  # multiplies the actor's drawn size (14-22 px at 64 px)
     texture_scale: float = 1.0  # multiplies the period of the actor's texture (4-8 px at 64 px)
+    # The background is the actor's own texture (same pattern kind, period and colours), so that in
+    # any single frame the actor cannot be told from the background by appearance: only its motion
+    # singles it out (the demo's saliency split, docs/demo.md).
+    camouflage: bool = False
 
     def validate(self) -> SynthConfig:
         """Return self, or raise ConfigError naming the offending key."""
@@ -46,12 +50,17 @@ class SynthConfig:
         _check_prob(self, "camera_pan_prob")
         _check_float(self, "actor_scale", 0.25, 2.0)
         _check_float(self, "texture_scale", 0.25, 4.0)
+        if not isinstance(self.camouflage, bool):
+            raise ConfigError(f"synth: camouflage must be true or false, got {self.camouflage!r}")
         if self.train_per_class == 0 and self.test_per_class == 0 and self.train_unbiased_per_class == 0:
             raise ConfigError("synth: train_per_class and test_per_class are both 0, nothing to generate")
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.camouflage:  # so a folder written before the key existed still matches its config
+            del out["camouflage"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SynthConfig:

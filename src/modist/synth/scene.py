@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -87,7 +88,12 @@ def plan_video(config: SynthConfig, label: int, background: int, rng: np.random.
     scenery = render_background(background, size + 2 * margin, size + 2 * margin, scene_rng, unit)
 
     outline = actor_outline(actor_rng, actor_rng.uniform(*ACTOR_SIZE) * unit * config.actor_scale)
+    texture_rng = copy.deepcopy(actor_rng)  # a copy: the actor's own draws stay as without camouflage
     sprite = make_sprite(outline, actor_rng, unit * config.texture_scale)
+    if config.camouflage:
+        # The same draws as make_sprite's texture (period, then kind, phase and colours), at frame scale.
+        period = texture_rng.uniform(4.0, 8.0) * unit * config.texture_scale
+        scenery = render_actor_texture(*scenery.shape[:2], texture_rng, period=period)
     motion = sample_motion(label, motion_rng, frames, unit)
     motion, pan = fit_in_frame(outline, motion, pan, size)
     path = apparent_vertices(outline, motion, pan)

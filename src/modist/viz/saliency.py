@@ -87,3 +87,59 @@ def contact_sheet(frames: Sequence[np.ndarray], columns: Mapping[str, Sequence[n
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp)
     plt.close(fig)
+
+
+def saliency_grid(frames: Sequence[np.ndarray], masks: Sequence[np.ndarray],
+                  columns: Mapping[str, Sequence[np.ndarray]], out_png: str | os.PathLike, *,
+                  row_labels: Sequence[str] | None = None, title: str = "",
+                  cell_inches: float = 1.6, dpi: int = 100) -> None:
+    """One row per clip: its frame [H, W, 3], its actor mask [H, W], then one heat map [H, W] per column
+    (e.g. per arm), each scaled to its own maximum (a shared colour bar, 0..1), the mask's outline drawn
+    on every map.
+
+    Example:
+        >>> import tempfile, os
+        >>> f = np.zeros((8, 8, 3), np.uint8); m = np.zeros((8, 8), bool); m[2:5, 2:5] = True
+        >>> p = os.path.join(tempfile.mkdtemp(), "grid.png")
+        >>> saliency_grid([f], [m], {"a": [m * 1.0], "b": [np.ones((8, 8))]}, p, title="t")
+        >>> os.path.getsize(p) > 0
+        True
+    """
+    n = len(frames)
+    if len(masks) != n or any(len(v) != n for v in columns.values()):
+        raise ValueError("every column needs one image per row")
+    names = ["frame", "actor mask", *columns]
+    fig, axes = plt.subplots(n, len(names), squeeze=False, dpi=dpi,
+                             figsize=(cell_inches * len(names) + 1.0, cell_inches * n + 0.5 * bool(title) + 0.3))
+    image = None
+    for r in range(n):
+        mask = np.asarray(masks[r], bool)
+        for c, name in enumerate(names):
+            ax = axes[r, c]
+            if c == 0:
+                ax.imshow(frames[r], interpolation="nearest")
+            elif c == 1:
+                ax.imshow(mask, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            else:
+                heat = np.asarray(columns[name][r], np.float32)
+                top = float(heat.max())
+                image = ax.imshow(heat / top if top > 0 else heat, cmap="inferno", vmin=0, vmax=1,
+                                  interpolation="nearest")
+                if mask.any():
+                    ax.contour(mask.astype(float), levels=[0.5], colors="cyan", linewidths=0.8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(name, fontsize=8)
+        if row_labels is not None:
+            axes[r, 0].set_ylabel(row_labels[r], fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1 - 0.9 / fig.get_figwidth(), 1))
+    if image is not None:  # a shared bar in the reserved right margin, its label inside the figure
+        bar = fig.add_axes((1 - 0.75 / fig.get_figwidth(), 0.15, 0.12 / fig.get_figwidth(), 0.7))
+        fig.colorbar(image, cax=bar).set_label("saliency / clip max", fontsize=7)
+        bar.tick_params(labelsize=6)
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
