@@ -52,6 +52,43 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+class AtomicWriter:
+    """Base of writers that build one file piece by piece: it appears under its name only on :meth:`close`.
+
+    Subclasses write to ``self._tmp`` and implement ``close`` (finish, then :meth:`_commit`) and
+    ``abort`` (release handles, then :meth:`_discard`); used as a context manager, an exception
+    aborts and a clean exit closes.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._atomic = atomic_path(self.path)
+        self._tmp = self._atomic.__enter__()
+
+    def _commit(self) -> None:
+        """Rename the finished temporary file onto ``path``."""
+        self._atomic.__exit__(None, None, None)
+
+    def _discard(self) -> None:
+        """Remove the temporary file; nothing appears under ``path``."""
+        self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)

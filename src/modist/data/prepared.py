@@ -37,7 +37,7 @@ from typing import Any
 import av
 import numpy as np
 
-from modist.atomic import atomic_path
+from modist.atomic import AtomicWriter
 from modist.data.timing import StageTimer, stage
 from modist.data.video import VideoReader, open_video
 from modist.errors import ConfigError, DataError
@@ -202,7 +202,7 @@ class PreparedMotion:
         return out
 
 
-class GrayVideoWriter:
+class GrayVideoWriter(AtomicWriter):
     """Write uint8 ``[H, W]`` frames as an H.264 ``gray`` stream, every frame a keyframe; atomic.
 
     The file appears under its name only after :meth:`close` (a killed run leaves a hidden
@@ -219,11 +219,9 @@ class GrayVideoWriter:
     """
 
     def __init__(self, path: str | os.PathLike, fps: Fraction, width: int, height: int, crf: int):
-        self.path = Path(path)
-        self._atomic = atomic_path(self.path)
-        tmp = self._tmp = self._atomic.__enter__()
+        super().__init__(path)
         try:
-            self._container = av.open(str(tmp), "w", format="mp4")
+            self._container = av.open(str(self._tmp), "w", format="mp4")
             stream = self._container.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = width, height, "gray"
             # crf 0 is not lossless in every x264 build; qp 0 is.
@@ -233,7 +231,7 @@ class GrayVideoWriter:
             stream.codec_context.thread_count = 1
             self._stream = stream
         except BaseException:
-            self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)
+            self._discard()
             raise
 
     def add(self, planes: np.ndarray) -> None:
@@ -248,24 +246,15 @@ class GrayVideoWriter:
             self._container.close()
             open_video(self._tmp).close()  # the result opens
         except BaseException:
-            self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)
+            self._discard()
             raise
-        self._atomic.__exit__(None, None, None)
+        self._commit()
 
     def abort(self) -> None:
         try:
             self._container.close()
         finally:
-            self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)  # removes the temporary file
-
-    def __enter__(self) -> GrayVideoWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+            self._discard()
 
 
 __all__ = [

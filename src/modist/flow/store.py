@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from modist.atomic import atomic_path
+from modist.atomic import AtomicWriter
 from modist.errors import DataError
 from modist.flow.encodings import dequantize_flow, quantize_flow
 
@@ -68,7 +68,7 @@ def store_path(store_dir: str | os.PathLike, video_path: str | os.PathLike) -> P
     return Path(store_dir) / f"{video.stem}.{digest}{SUFFIX}"
 
 
-class FlowStoreWriter:
+class FlowStoreWriter(AtomicWriter):
     """Stream chunks of flow into a store file; it appears only after a clean ``close``."""
 
     def __init__(
@@ -79,12 +79,11 @@ class FlowStoreWriter:
         max_flow: float = 20.0,
         compress_level: int = 6,
     ):
-        self.path = Path(path)
+        super().__init__(path)
         self.settings = dict(settings)
         self.fps = float(fps)
         self.max_flow = float(max_flow)
-        self._atomic = atomic_path(self.path)
-        self._zip = zipfile.ZipFile(self._atomic.__enter__(), "w", zipfile.ZIP_DEFLATED, compresslevel=compress_level)
+        self._zip = zipfile.ZipFile(self._tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=compress_level)
         self._sizes: list[int] = []
         self._times: list[np.ndarray] = []
         self._shape: tuple[int, int] | None = None
@@ -112,20 +111,11 @@ class FlowStoreWriter:
         }
         self._zip.writestr("meta.json", json.dumps(meta))
         self._zip.close()
-        self._atomic.__exit__(None, None, None)
+        self._commit()
 
     def abort(self) -> None:
         self._zip.close()
-        self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)  # removes the temp file
-
-    def __enter__(self) -> FlowStoreWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+        self._discard()
 
 
 class StoredFlow:
