@@ -64,13 +64,13 @@ def test_import_modist_does_not_import_torch_until_the_api_is_used():
 
 
 def test_loaded_encoder_is_in_eval_mode_and_a_call_changes_nothing(run):
-    from modist.models.encoder_io import load_encoder as load_backbone
+    from modist.models.run_files import read_encoder
 
     enc = modist.load_encoder(run)
     assert isinstance(enc, torch.nn.Module) and isinstance(enc, modist.Encoder)
     assert not any(m.training for m in enc.modules())
     assert enc.device == torch.device("cpu") and enc.spec == EncoderSpec("r3d_tiny", 3, base_width=4)
-    assert not load_backbone(run)[0].training  # the lower-level loader too
+    assert not read_encoder(run).module.training  # the lower-level loader too
     buffers = {k: v.clone() for k, v in enc.state_dict().items() if "running" in k}
     assert buffers
     x = torch.randn(2, 3, 4, 32, 32)

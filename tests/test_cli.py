@@ -157,3 +157,30 @@ def test_python_dash_m_modist_runs_the_command():
     proc = subprocess.run([sys.executable, "-m", "modist", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("usage: modist ")
     assert all(name in proc.stdout for name in COMMANDS)
+
+
+def test_eval_subcommands_are_built_from_one_table():
+    from modist.cli.evaluate import SUBCOMMANDS
+    from modist.cli.main import build_parser
+
+    eval_parser = build_parser(["eval"])._subparsers._group_actions[0].choices["eval"]
+    subs = eval_parser._subparsers._group_actions[0].choices
+    assert list(subs) == list(SUBCOMMANDS)
+    for name, (module, _, text) in SUBCOMMANDS.items():
+        assert subs[name].get_default("func").__module__ == f"modist.cli.{module}", name
+        assert subs[name].description.lower().startswith(text.split()[0].lower()), name
+
+
+def test_the_models_command_does_not_import_the_bench_command():
+    code = ("import sys\nfrom modist.cli.main import build_parser\nbuild_parser(['models'])\n"
+            "print('modist.cli.bench' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
+
+
+def test_a_library_error_names_the_flag_of_the_command_that_has_one():
+    from modist.cli.main import with_flags
+
+    message = "x.pt: weights-only loading refused it; if you trust this file, pass trust_pickle=True (...)"
+    assert with_flags(message, "convert").endswith("pass --trust-pickle (...)")
+    assert with_flags(message, "embed") == message  # a command without that flag keeps the library's name

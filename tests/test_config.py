@@ -124,7 +124,8 @@ def test_every_dis_preset_runs(preset):
 
 
 def test_motion_encodings_give_the_channel_counts():
-    assert {k: motion_channels(k) for k in MOTION_ENCODINGS} == {"flow_edges": 1, "dxdy": 2, "magnitude": 1}
+    expected = {"flow_edges": 1, "dxdy": 2, "magnitude": 1, "frame_diff": 1}
+    assert {k: motion_channels(k) for k in MOTION_ENCODINGS} == expected
 
 
 @pytest.mark.parametrize("key", sorted(CHOICES))

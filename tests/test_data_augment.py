@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from modist.data.augment import MEAN, STD, PairedAugment
+from modist.data.clips import ClipBatch
 
 
 def _coordinate_clip(b=4, t=2, h=32, w=48):
@@ -187,7 +188,7 @@ def test_spatial_test_views_lie_along_each_clips_own_long_side():
 
     rgb, flow, sizes = _padded_batch()
     views = ViewPipeline(8, spatial_views=3, encoding="dxdy")
-    x, _ = views({"rgb": rgb, "flow": flow, "frame_size": sizes}, torch.device("cpu"), with_motion=False)
+    x, _ = views(ClipBatch(rgb=rgb, flow=flow, frame_size=sizes), torch.device("cpu"), with_motion=False)
     mean = torch.tensor(MEAN).view(1, 3, 1, 1, 1)
     std = torch.tensor(STD).view(1, 3, 1, 1, 1)
     px = (x * std + mean) * 255  # [S, B, 3, T, 8, 8]

@@ -21,9 +21,9 @@ from modist.data.clips import ClipSource, PairClipDataset, PartnerFrames, collat
 from modist.data.sampling import clip_indices, sample_pair_starts
 from modist.data.timing import StageTimer
 from modist.data.video import VideoReader, read_video
-from modist.distributed import DistEnv
 from modist.errors import ConfigError
 from modist.flow.sources import DeviceFlow, EstimatedFlow
+from modist.runtime import TorchrunEnv
 from modist.training.batches import FlowOnDevice, build_input_pipeline, build_loader
 from modist.training.sampler import SeededItems
 
@@ -90,25 +90,26 @@ def test_one_decode_run_per_keyframe_and_the_timer_sees_it():
 def test_clips_per_video_draws_the_single_pair_first_and_repeats_exactly(tiny_synth):
     records = resolve_dataset(f"synth:{tiny_synth}").records[:4]
     source = ClipSource(EstimatedFlow("dis", "ultrafast", 1))
-    one = SeededItems(PairClipDataset(records, source, 4, 2, 0.1, 1.0), seed=3)
-    three = SeededItems(PairClipDataset(records, source, 4, 2, 0.1, 1.0, clips_per_video=3), seed=3)
+    pairs = dict(clip_frames=4, stride=2, min_clip_gap_sec=0.1, max_clip_gap_sec=1.0)
+    one = SeededItems(PairClipDataset(records, source, **pairs), seed=3)
+    three = SeededItems(PairClipDataset(records, source, **pairs, clips_per_video=3), seed=3)
     a, b, again = one[(0, 2)], three[(0, 2)], three[(0, 2)]
     assert b["rgb"].shape == (3, *a["rgb"].shape) and b["samples"] == 3
     assert torch.equal(b["rgb"][0], a["rgb"]) and torch.equal(b["flow"][0], a["flow"])
     assert torch.equal(b["rgb"], again["rgb"])  # same item, same seed: same pairs (exact resume)
     batch = collate_clips([b, one[(0, 1)], None])
-    assert batch["size"] == 4 and batch["skipped"] == 1
-    assert batch["rgb"].shape[0] == 4 and batch["index"].tolist() == [2, 2, 2, 1]
+    assert batch.size == 4 and batch.skipped == 1
+    assert batch.rgb.shape[0] == 4 and batch.indices.tolist() == [2, 2, 2, 1]
 
 
 def test_loader_counts_samples_not_videos_with_clips_per_video(tiny_synth):
     cfg = load_config(None, [f"data.dataset=synth:{tiny_synth}", "train.batch_size=4", "data.clips_per_video=2",
                              "motion.preset=ultrafast"])
     dataset = resolve_dataset(cfg.data.dataset)
-    loader = build_loader(cfg, dataset, with_motion=True, env=DistEnv(), device=torch.device("cpu"))
+    loader = build_loader(cfg, dataset, with_motion=True, env=TorchrunEnv(), device=torch.device("cpu"))
     assert loader.batch_size == 2
     batch = next(iter(loader))
-    assert batch["size"] == 4 and batch["rgb"].shape[:2] == (4, 2) and batch["flow"].shape[:2] == (4, 2)
+    assert batch.size == 4 and batch.rgb.shape[:2] == (4, 2) and batch.flow.shape[:2] == (4, 2)
     with pytest.raises(ConfigError, match="clips_per_video"):
         load_config(None, ["train.batch_size=4", "data.clips_per_video=3"])
 
@@ -116,11 +117,11 @@ def test_loader_counts_samples_not_videos_with_clips_per_video(tiny_synth):
 @pytest.mark.parametrize("direction, motion_clip", [("forward", (0, 0)), ("backward", (3, 1))])
 def test_flow_on_the_device_equals_flow_in_the_loader(tiny_synth, direction, motion_clip):
     record = resolve_dataset(f"synth:{tiny_synth}").records[0]
-    starts = lambda n, fps: [0, 3]  # noqa: E731
-    rgb, pairs = ClipSource(PartnerFrames(2, direction), motion_frames=motion_clip[0],
-                            motion_stride=motion_clip[1]).clips(record, starts, 2, 2)
-    _, flow = ClipSource(EstimatedFlow("torch_tvl1", flow_gap=2, flow_direction=direction),
-                         motion_frames=motion_clip[0], motion_stride=motion_clip[1]).clips(record, starts, 2, 2)
+    read = ClipSource(PartnerFrames(2, direction), motion_frames=motion_clip[0],
+                      motion_stride=motion_clip[1]).read(record, [0, 3], 2, 2)
+    rgb, pairs = read.rgb, read.motion
+    flow = ClipSource(EstimatedFlow("torch_tvl1", flow_gap=2, flow_direction=direction),
+                      motion_frames=motion_clip[0], motion_stride=motion_clip[1]).read(record, [0, 3], 2, 2).motion
     frames = motion_clip[0] or 2
     assert pairs[0].dtype == np.uint8 and pairs[0].shape == (frames, *rgb[0].shape[1:3], 6)
     if motion_clip == (0, 0):  # the motion clip is the RGB clip
@@ -137,10 +138,11 @@ def test_flow_device_switch_is_validated_and_wired(tiny_synth):
     cfg = load_config(None, [f"data.dataset=synth:{tiny_synth}", "motion.flow_device=device",
                              "motion.estimator=torch_tvl1", "train.batch_size=2"])
     assert isinstance(build_input_pipeline(cfg), FlowOnDevice)
-    loader = build_loader(cfg, resolve_dataset(cfg.data.dataset), with_motion=True, env=DistEnv(),
+    loader = build_loader(cfg, resolve_dataset(cfg.data.dataset), with_motion=True, env=TorchrunEnv(),
                           device=torch.device("cpu"))
-    flow = next(iter(loader))["flow"]
-    assert flow.dtype == torch.uint8 and flow.shape[-1] == 6  # (frame, partner) pairs, flow comes later
+    batch = next(iter(loader))
+    assert batch.flow is None  # (frame, partner) pairs, flow comes later
+    assert batch.partner_frames.dtype == torch.uint8 and batch.partner_frames.shape[-1] == 6
 
 
 def test_estimated_flow_defaults_to_dis_medium():
@@ -210,9 +212,8 @@ def test_a_clip_source_with_an_unavailable_nvdec_reads_with_pyav(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     try:
         record = VideoRecord(str(VIDEOS / FILES[0]))
-        starts = lambda n, fps: [10, 200]  # noqa: E731
-        got, _ = ClipSource(None, short_side=32, backend="nvdec").clips(record, starts, 4, 8)
-        want, _ = ClipSource(None, short_side=32).clips(record, starts, 4, 8)
+        got = ClipSource(None, short_side=32, backend="nvdec").read(record, [10, 200], 4, 8).rgb
+        want = ClipSource(None, short_side=32).read(record, [10, 200], 4, 8).rgb
         for a, b in zip(got, want):
             np.testing.assert_array_equal(a, b)
     finally:

@@ -137,11 +137,11 @@ def test_two_ranks_match_one_process_and_keep_identical_queues(tiny_synth, tmp_p
 
 
 def test_launch_environment_is_read_as_torchrun_sets_it():
-    from modist.distributed import DistEnv, dist_env_from
     from modist.errors import ConfigError
+    from modist.runtime import TorchrunEnv, torchrun_env
 
-    assert dist_env_from({}) == DistEnv()
-    env = dist_env_from({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
+    assert torchrun_env({}) == TorchrunEnv()
+    env = torchrun_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
     assert (env.rank, env.world_size, env.local_rank, env.enabled, env.is_main) == (3, 4, 1, True, False)
     with pytest.raises(ConfigError, match="WORLD_SIZE=2"):
-        dist_env_from({"RANK": "2", "WORLD_SIZE": "2"})
+        torchrun_env({"RANK": "2", "WORLD_SIZE": "2"})

@@ -7,7 +7,6 @@ import pickle
 import av
 import pytest
 
-from modist.data.decode_stats import DecodeStats
 from modist.data.video import cause_text
 from modist.errors import DataError, VideoReadError
 
@@ -53,18 +52,6 @@ def test_message_without_a_path():
 def test_accepts_a_path_object(tmp_path):
     err = VideoReadError(tmp_path / "a.mp4", "file not found")
     assert err.path == str(tmp_path / "a.mp4") and str(err) == f"{tmp_path / 'a.mp4'}: file not found"
-
-
-def test_decode_stats_count_by_kind():
-    stats = DecodeStats()
-    for message in ("/a.mp4: cannot open (Invalid data found when processing input)",
-                    "/b.mp4: truncated or corrupt: decoding stopped at 0.50 s of 2.00 s",
-                    "/c.mp4: truncated or corrupt: decoding stopped at 1.50 s of 2.00 s (End of file)",
-                    "/d.mp4: file is empty"):
-        stats.record_skip(VideoReadError(message))
-    assert stats.reasons == {"cannot open": 1, "truncated or corrupt": 2, "file is empty": 1}
-    assert stats.summary() == "decoded 0, skipped 4 (truncated or corrupt: 2, cannot open: 1, file is empty: 1)"
-    assert stats.examples[0] == "/a.mp4: cannot open (Invalid data found when processing input)"
 
 
 def test_cause_text_of_decoder_exceptions():

@@ -60,7 +60,7 @@ def test_multi_view_testing_averages_view_probabilities(tiny_synth):
     # By hand: each of the 2 x 3 views on its own (1 x 1 pipelines over hand-picked crops) then the mean softmax.
     from modist.data.clips import MultiClipDataset, collate_clips
     from modist.evaluation.multiview import SpatialCrop
-    from modist.models.inputs import InputPipeline
+    from modist.flow.inputs import InputPipeline
 
     batch = collate_clips([MultiClipDataset(records, enc.clip_source(), 4, 2, 2)[i] for i in range(3)])
     model.eval()
@@ -119,15 +119,15 @@ def test_scratch_encoder_copies_the_checkpoints_network_and_inputs_not_its_weigh
     trained = load_eval_encoder(ckpt)
     torch.manual_seed(1)
     scratch = scratch_encoder(ckpt)
-    assert scratch.weights is None and scratch.meta["method"] == "scratch"
+    assert scratch.weights is None and scratch.trained_on.method == "scratch"
     assert scratch.settings() == trained.settings()
-    assert (scratch.meta["arch"], scratch.meta["base_width"]) == ("r3d_tiny", 4)
+    assert (scratch.spec.arch, scratch.spec.base_width) == ("r3d_tiny", 4)
     same_shapes = {k: v.shape for k, v in trained.backbone.state_dict().items()}
     assert {k: v.shape for k, v in scratch.backbone.state_dict().items()} == same_shapes
     stem = "stem.0.weight"
     assert not torch.equal(scratch.backbone.state_dict()[stem], trained.backbone.state_dict()[stem])
     default = scratch_encoder(arch="r3d_tiny", base_width=4)
-    assert default.meta["base_width"] == 4 and default.clip_frames == 8
+    assert default.spec.base_width == 4 and default.clip_frames == 8
     # Overrides return copies, as everywhere else: the encoder they start from is unchanged.
     short = replace(trained).with_overrides(short_side=48)
     assert short.short_side == 48 and trained.short_side == 0
@@ -231,3 +231,15 @@ def test_maclr_linear_trains_the_classifier_online_on_a_frozen_backbone(tiny_syn
     assert all(not p.requires_grad for p in result.model.backbone.parameters())
     assert result.model.fc.weight.abs().max() > 0.1
     assert result.splits["train"].protocol == "linear"
+
+
+def test_finetune_stops_in_one_line_when_no_training_video_is_readable(tmp_path):
+    from modist.data.records import VideoRecord
+    from modist.errors import DataError
+
+    enc = EvalEncoder.from_scratch("r3d_tiny", base_width=4, crop_size=32, clip_frames=4)
+    missing = [VideoRecord(str(tmp_path / f"{i}.mp4"), i % 2) for i in range(4)]
+    for recipe, task in ((FinetuneRecipe(batch_size=2), "finetune"),
+                         (FinetuneRecipe(batch_size=2, frozen_backbone=True), "linear")):
+        with pytest.raises(DataError, match=rf"^{task}: no readable training videos \(every batch was skipped\)$"):
+            finetune(enc, missing, {}, 2, recipe, progress=False)

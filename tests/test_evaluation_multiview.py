@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from modist.data.augment import MEAN, STD
+from modist.data.clips import ClipBatch
 from modist.evaluation.multiview import SpatialCrop, ViewPipeline, average_view_probs
 
 
-def _ramp_batch(b: int = 2, t_views: int = 2, frames: int = 3, h: int = 16, w: int = 48) -> dict:
+def _ramp_batch(b: int = 2, t_views: int = 2, frames: int = 3, h: int = 16, w: int = 48) -> ClipBatch:
     """Red channel = column index, green = temporal view index: crops and order are readable."""
     rgb = np.zeros((b, t_views, frames, h, w, 3), np.uint8)
     rgb[..., 0] = np.arange(w, dtype=np.uint8)[None, None, None, None, :]
@@ -16,7 +17,7 @@ def _ramp_batch(b: int = 2, t_views: int = 2, frames: int = 3, h: int = 16, w: i
         rgb[:, t, ..., 1] = 10 * t
     flow = np.zeros((b, t_views, frames, h, w, 2), np.float32)
     flow[..., 0] = np.arange(w, dtype=np.float32)  # dx = column index
-    return {"rgb": torch.from_numpy(rgb), "flow": torch.from_numpy(flow)}
+    return ClipBatch(rgb=torch.from_numpy(rgb), flow=torch.from_numpy(flow))
 
 
 def _unnormalise(x: torch.Tensor, channel: int) -> torch.Tensor:

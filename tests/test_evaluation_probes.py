@@ -17,9 +17,11 @@ from modist.evaluation.probes import (
     split_videos,
     task_views,
 )
+from modist.models.encoder_io import EncoderSpec
 
 torch.set_num_threads(1)
 RECIPE = LinearRecipe(epochs=30)
+RGB = EncoderSpec("r3d_tiny", 3)  # the test networks below take RGB clips; the probes read only the modality
 
 
 class FrameBlind(nn.Module):
@@ -42,7 +44,7 @@ class FirstMinusLast(nn.Module):
 
 
 def _encoder(backbone):
-    return EvalEncoder(backbone, {}, clip_frames=4, stride=2, crop_size=32)
+    return EvalEncoder(backbone, RGB, clip_frames=4, stride=2, crop_size=32)
 
 
 def _records(root, n=12):
@@ -115,9 +117,9 @@ def test_videos_too_short_for_four_times_the_stride_are_skipped_and_counted(tiny
     assert len(y) == 0 and counts == {"short": 3, "unreadable": 0}
     with pytest.raises(DataError, match="3 shorter than 25 frames"):
         run_probe(enc, _records(tiny_synth, 3), "speed")
-    short = EvalEncoder(FrameBlind(), {}, clip_frames=3, stride=2, crop_size=32)  # span 17 at 4x
+    short = EvalEncoder(FrameBlind(), RGB, clip_frames=3, stride=2, crop_size=32)  # span 17 at 4x
     with pytest.raises(DataError, match="3 shorter than 17"):
         run_probe(short, _records(tiny_synth, 3), "speed")
-    enc2 = EvalEncoder(FrameBlind(), {}, clip_frames=2, stride=2, crop_size=32)  # span 9
+    enc2 = EvalEncoder(FrameBlind(), RGB, clip_frames=2, stride=2, crop_size=32)  # span 9
     _, y, vid, counts = probe_features(enc2, _records(tiny_synth, 3), "speed")
     assert y.tolist() == [0, 1, 2] * 3 and counts["short"] == 0

@@ -138,8 +138,8 @@ def test_backward_store_has_a_pair_for_every_frame_and_is_read_as_the_loader_com
     live = ClipSource(EstimatedFlow("dis", "medium", 2, "backward"), motion_frames=5, motion_stride=1)
     stored = ClipSource(FlowFromStore(str(out), 2, "backward"), motion_frames=5, motion_stride=1)
     for start in (0, 4):
-        _, a = live.clips(record, lambda n, fps, s=start: [s], 2, 3)
-        _, b = stored.clips(record, lambda n, fps, s=start: [s], 2, 3)
+        a = live.read(record, [start], 2, 3).motion
+        b = stored.read(record, [start], 2, 3).motion
         assert a[0].shape == b[0].shape == (5, 48, 64, 2)
         np.testing.assert_allclose(np.clip(a[0].astype(np.float32), -20, 20), b[0].astype(np.float32), atol=0.1)
     # Other directions than the store's are refused, one line naming both.
@@ -147,7 +147,7 @@ def test_backward_store_has_a_pair_for_every_frame_and_is_read_as_the_loader_com
     from modist.errors import VideoReadError
 
     with pytest.raises(VideoReadError) as err:
-        forward.clips(record, lambda n, fps: [0], 2, 1)
+        forward.read(record, [0], 2, 1)
     assert "flow store made with flow_direction backward but motion.flow_direction is forward" in str(err.value)
     assert "\n" not in str(err.value)
     # A forward store of the same videos is another store: redone, not reused.
@@ -156,6 +156,7 @@ def test_backward_store_has_a_pair_for_every_frame_and_is_read_as_the_loader_com
 
 
 def test_stores_from_before_the_direction_was_recorded_mean_forward(tmp_path):
+    from modist.data.motion_source import MotionRequest
     from modist.flow.precompute import PrecomputeSettings, _reusable
     from modist.flow.sources import FlowFromStore
     from modist.flow.store import FlowStoreWriter
@@ -167,9 +168,9 @@ def test_stores_from_before_the_direction_was_recorded_mean_forward(tmp_path):
         writer.add(np.full((3, 4, 4, 2), 2.0, np.float32), times=np.arange(3) / 10)
     assert _reusable(path, PrecomputeSettings()) == "ok"  # still skipped by a forward run
     assert _reusable(path, PrecomputeSettings(flow_direction="backward")) == "other settings"
-    got = FlowFromStore(str(tmp_path), 1).read(str(video), np.array([0, 2]), (4, 4))
+    got = FlowFromStore(str(tmp_path), 1).motion(MotionRequest(str(video), np.array([0, 2]), (4, 4)))
     np.testing.assert_allclose(got.astype(np.float32), 2.0, atol=0.1)
     from modist.errors import VideoReadError
 
     with pytest.raises(VideoReadError, match="made with flow_direction forward but motion.flow_direction is backward"):
-        FlowFromStore(str(tmp_path), 1, "backward").read(str(video), np.array([0]), (4, 4))
+        FlowFromStore(str(tmp_path), 1, "backward").motion(MotionRequest(str(video), np.array([0]), (4, 4)))

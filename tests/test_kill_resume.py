@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from modist.cli.main import main
-from modist.training.checkpoint import find_latest_checkpoint, load_checkpoint
+from modist.models.run_files import find_latest_checkpoint, load_checkpoint
 
 STEPS = 8
 

@@ -14,7 +14,7 @@ from modist.configs import config_path
 from modist.methods.base import Batch, Method
 from modist.methods.momentum import make_momentum_copy, momentum_update
 from modist.models import build_pathway
-from modist.models.encoder_io import load_encoder
+from modist.models.run_files import read_encoder
 from modist.training.trainer import pretrain
 
 from conftest import tiny_overrides
@@ -69,8 +69,9 @@ def test_a_registered_method_trains_checkpoints_and_exports(monkeypatch, tiny_sy
     assert not all(p.requires_grad for p in method.teacher.parameters())
     assert len(method.learnable_params) == len(list(initial.student.parameters()))
     assert not torch.equal(method.teacher.head.mlp[0].weight, method.student.head.mlp[0].weight)
-    encoder, meta = load_encoder(result.out_dir)
-    assert meta["method"] == "teacher_student" and meta["modality"] == "rgb"
+    saved = read_encoder(result.out_dir)
+    encoder = saved.module
+    assert saved.trained_on.method == "teacher_student" and saved.spec.modality == "rgb"
     x = torch.randn(2, 3, 4, 32, 32)
     encoder.eval(), method.student.backbone.eval()
     assert torch.allclose(encoder(x), method.student.backbone(x), atol=1e-5)

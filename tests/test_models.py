@@ -161,13 +161,15 @@ def test_encoder_json_records_the_stride_and_older_files_mean_1(tmp_path):
     import json
 
     from modist.errors import DataError
-    from modist.models.encoder_io import META, EncoderSpec, load_encoder, save_encoder
+    from modist.models.encoder_io import META, EncoderSpec, save_encoder
+    from modist.models.run_files import read_encoder
 
     spec = EncoderSpec("r3d_tiny", 3, base_width=4, conv1_temporal_stride=2)
     save_encoder(tmp_path / "new", spec.build(), spec, {"method": "test"})
     assert json.loads((tmp_path / "new" / META).read_text())["conv1_temporal_stride"] == 2
-    encoder, meta = load_encoder(tmp_path / "new")
-    assert encoder.conv1_temporal_stride == 2 and meta["conv1_temporal_stride"] == 2
+    saved = read_encoder(tmp_path / "new")
+    encoder = saved.module
+    assert encoder.conv1_temporal_stride == 2 and saved.spec.conv1_temporal_stride == 2
     with torch.no_grad():
         assert encoder.forward_features(torch.zeros(1, 3, 8, 32, 32)).shape[2] == 4
 
@@ -177,15 +179,16 @@ def test_encoder_json_records_the_stride_and_older_files_mean_1(tmp_path):
     record = json.loads((tmp_path / "old" / META).read_text())
     del record["conv1_temporal_stride"], record["width_divisor"]
     (tmp_path / "old" / META).write_text(json.dumps(record))
-    encoder, meta = load_encoder(tmp_path / "old")
-    assert encoder.conv1_temporal_stride == 1 and meta["conv1_temporal_stride"] == 1
+    saved = read_encoder(tmp_path / "old")
+    encoder = saved.module
+    assert encoder.conv1_temporal_stride == 1 and saved.spec == old
     with torch.no_grad():
         assert encoder.forward_features(torch.zeros(1, 3, 8, 32, 32)).shape[2] == 8
 
     record["conv1_temporal_stride"] = 0
     (tmp_path / "old" / META).write_text(json.dumps(record))
     with pytest.raises(DataError, match=f"{META}.*conv1_temporal_stride"):
-        load_encoder(tmp_path / "old")
+        read_encoder(tmp_path / "old")
 
 
 @pytest.mark.parametrize("method", ["modist", "supervised"])

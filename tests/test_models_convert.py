@@ -18,7 +18,7 @@ from modist.cli.main import main
 from modist.errors import ConfigError, DataError
 from modist.evaluation.encoder import load_eval_encoder
 from modist.models import interop
-from modist.models.encoder_io import load_encoder
+from modist.models.run_files import read_encoder
 
 SLOW = (1, 1, 1, 3, 3)
 MACLR = (5, 1, 1, 3, 3)
@@ -217,11 +217,11 @@ def test_export_then_import_reproduces_outputs(tmp_path, fmt, capsys):
         stem = "s1.pathway0_stem.conv.weight" if fmt == "pyslowfast" else "blocks.0.conv.weight"
         assert stem in state and len(state) == len(conv.encoder.state_dict())
         assert main(["convert", "--from", fmt, str(out), "--out", str(tmp_path / "back")]) == 0
-        back, meta = load_encoder(tmp_path / "back")
+        back = read_encoder(tmp_path / "back")
         original = conv.encoder.eval()
         x = _clip()
-        torch.testing.assert_close(back.eval()(x), original(x), rtol=1e-5, atol=1e-5)
-    assert meta["arch"] == "slow_r50_modist" and meta["source_format"] == fmt
+        torch.testing.assert_close(back.module(x), original(x), rtol=1e-5, atol=1e-5)
+    assert back.spec.arch == "slow_r50_modist" and dict(back.trained_on.details)["source_format"] == fmt
 
 
 def _write_mm(path, state, meta_obj):
@@ -401,7 +401,7 @@ def test_convert_cli_records_the_release_input(maclr_dualnet, tmp_path, capsys):
     # Same weights at another stride are another network: the feature-cache key differs.
     from dataclasses import replace
 
-    assert replace(enc, meta={**enc.meta, "conv1_temporal_stride": 1}).fingerprint() != enc.fingerprint()
+    assert replace(enc, spec=replace(enc.spec, conv1_temporal_stride=1)).fingerprint() != enc.fingerprint()
 
     motion = tmp_path / "maclr_motion"
     assert main(["convert", "--from", "pyslowfast", str(path), "--out", str(motion), "--pathway", "motion"]) == 0
@@ -410,7 +410,7 @@ def test_convert_cli_records_the_release_input(maclr_dualnet, tmp_path, capsys):
     assert "summed its weight over them into 1 channel, exact for identical channels" in printed
     assert "16 frames at stride 4, 224 px crop, conv1 temporal stride 1" in printed
     enc = load_eval_encoder(motion)
-    assert (enc.modality, enc.meta["in_channels"], enc.meta["source_in_channels"]) == ("motion", 1, 3)
+    assert (enc.modality, enc.spec.in_channels, enc.record()["source_in_channels"]) == ("motion", 1, 3)
     assert (enc.clip_frames, enc.stride) == (16, 4)
     m = enc.motion
     assert (m.encoding, m.flow_gap, m.flow_direction, m.edge_max) == ("flow_edges", 5, "backward", 10.0)

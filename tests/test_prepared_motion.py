@@ -12,7 +12,7 @@ import torch
 
 from modist.cli.main import main
 from modist.config import load_config
-from modist.data.clips import ClipSource, MultiClipDataset, PairClipDataset, collate_clips
+from modist.data.clips import ClipBatch, ClipSource, MultiClipDataset, PairClipDataset, collate_clips
 from modist.data.prepare import prepare_records
 from modist.data.prepared import GrayVideoWriter, PreparedMotion, motion_path
 from modist.data.records import VideoRecord
@@ -108,9 +108,10 @@ def test_the_loader_reads_what_on_the_fly_flow_gives(raw, prepared):
 def test_batches_carry_motion_that_the_device_pipeline_crops_without_encoding(prepared):
     cfg = load_config(None, [*RECIPE, f"data.dataset={prepared}"])
     records = [VideoRecord(str(p)) for p in sorted((prepared / "videos").iterdir())]
-    dataset = PairClipDataset(records, build_clip_source(cfg, with_motion=True), 4, 2, 0.1, 1.0)
+    dataset = PairClipDataset(records, build_clip_source(cfg, with_motion=True), clip_frames=4, stride=2,
+                              min_clip_gap_sec=0.1, max_clip_gap_sec=1.0)
     batch = collate_clips([dataset[i] for i in range(3)])
-    assert tuple(batch["motion"].shape) == (3, 2, 6, HEIGHT, WIDTH, 1) and "flow" not in batch
+    assert tuple(batch.motion.shape) == (3, 2, 6, HEIGHT, WIDTH, 1) and batch.flow is None
     torch.manual_seed(0)
     rgb, motion = build_input_pipeline(cfg)(batch, torch.device("cpu"), with_motion=True)
     assert tuple(rgb.shape) == (2, 3, 3, 4, 32, 32) and tuple(motion.shape) == (2, 3, 1, 6, 32, 32)
@@ -130,10 +131,10 @@ def test_cropping_stored_edges_matches_cropping_the_flow_then_encoding(raw, prep
     rgb = torch.from_numpy(frames)[None, None]
     pipeline = build_input_pipeline(cfg)
     torch.manual_seed(3)
-    _, on_the_fly = pipeline({"rgb": rgb, "flow": torch.from_numpy(flow)[None, None]}, torch.device("cpu"), True)
+    _, on_the_fly = pipeline(ClipBatch(rgb=rgb, flow=torch.from_numpy(flow)[None, None]), torch.device("cpu"), True)
     torch.manual_seed(3)
     motion = torch.from_numpy(_stored(prepared, 1))[None, None, ..., None]
-    _, from_copy = pipeline({"rgb": rgb, "motion": motion}, torch.device("cpu"), True)
+    _, from_copy = pipeline(ClipBatch(rgb=rgb, motion=motion), torch.device("cpu"), True)
     on_the_fly, from_copy = torch.floor(on_the_fly * 255), from_copy * 255  # in levels, both truncated
     signal = float(on_the_fly.mean())
     assert signal > 1.0  # levels of 255: there is motion to compare

@@ -8,7 +8,7 @@ from modist.configs import config_path
 from modist.data.adapters import resolve_dataset
 from modist.data.records import VideoDataset
 from modist.errors import DataError
-from modist.training.checkpoint import load_checkpoint, numbered_checkpoints
+from modist.models.run_files import load_checkpoint, numbered_checkpoints
 from modist.training.trainer import pretrain
 
 from conftest import tiny_overrides
@@ -89,7 +89,7 @@ def test_a_fresh_run_refuses_a_used_folder_unless_told_to_overwrite(tiny_synth, 
     first = pretrain(_cfg(tiny_synth, out, 4, "train.resume=auto"))
     assert first.start_step == 0 and first.steps_run == 4
     assert [s for s, _ in numbered_checkpoints(out)] == [3, 4][-1:]  # keep 1
-    with pytest.raises(DataError, match="holds another run.*--overwrite"):
+    with pytest.raises(DataError, match="holds another run.*train.overwrite=true"):
         pretrain(_cfg(tiny_synth, out, 2, "train.resume=never"))
     assert [s for s, _ in numbered_checkpoints(out)] == [4]  # untouched
     again = pretrain(_cfg(tiny_synth, out, 4, "train.resume=auto"))  # a finished run: nothing left to do

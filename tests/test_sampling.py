@@ -1,4 +1,4 @@
-"""Clip samplers: gap bounds, clamping on short videos, determinism, time-based variants."""
+"""Clip samplers: gap bounds, clamping on short videos, determinism, motion clips and flow partners."""
 
 from __future__ import annotations
 
@@ -7,16 +7,11 @@ import pytest
 
 from modist.data.sampling import (
     clip_indices,
-    clip_seconds,
     clip_span,
-    clip_times,
     flow_partners,
     joint_span,
     motion_clip,
-    sample_pair_start_times,
     sample_pair_starts,
-    segment_bounds,
-    uniform_clip_start_times,
     uniform_clip_starts,
 )
 
@@ -57,32 +52,6 @@ def test_uniform_clip_starts_by_hand():
     assert uniform_clip_starts(129, 8, 4, 5) == [0, 25, 50, 75, 100]
     assert uniform_clip_starts(129, 8, 4, 1) == [50]
     assert uniform_clip_starts(10, 8, 4, 3) == [0, 0, 0]
-
-
-def test_time_helpers_by_hand():
-    assert clip_seconds(8, 4, 29.0) == pytest.approx(1.0)
-    np.testing.assert_allclose(clip_times(2.0, 3, 5, 25.0), [2.0, 2.2, 2.4])
-    assert segment_bounds(10.0) == (0.0, 10.0)
-    assert segment_bounds(10.0, 3.0, 7.5) == (3.0, 7.5)
-    assert segment_bounds(10.0, 8.0, 20.0) == (8.0, 10.0)  # untrimmed download shorter than the annotation
-
-
-def test_pair_start_times_gap_bounds_clamping_and_offset():
-    for seed in range(300):
-        a, b = sample_pair_start_times(30.0, 1.0, 0.5, 10.0, np.random.default_rng(seed), offset_sec=5.0)
-        assert 0.5 <= abs(a - b) <= 10.0
-        assert 5.0 <= min(a, b) and max(a, b) <= 5.0 + 29.0
-    # 1.2 s of video, 1 s clips: at most 0.2 s of room, so the gap is exactly 0.2 s.
-    a, b = sample_pair_start_times(1.2, 1.0, 0.5, 10.0, np.random.default_rng(0))
-    assert sorted((a, b)) == pytest.approx([0.0, 0.2])
-    assert sample_pair_start_times(0.5, 1.0, 0.5, 10.0, np.random.default_rng(0)) == (0.0, 0.0)
-    first = sample_pair_start_times(30.0, 1.0, 0.5, 10.0, np.random.default_rng(3))
-    assert first == sample_pair_start_times(30.0, 1.0, 0.5, 10.0, np.random.default_rng(3))
-
-
-def test_uniform_clip_start_times_by_hand():
-    assert uniform_clip_start_times(10.0, 2.0, 5) == pytest.approx([0.0, 2.0, 4.0, 6.0, 8.0])
-    assert uniform_clip_start_times(10.0, 2.0, 1, offset_sec=1.0) == pytest.approx([5.0])
 
 
 def test_flow_partners_by_hand():

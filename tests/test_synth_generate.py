@@ -14,9 +14,9 @@ from modist.data.adapters import resolve_dataset
 from modist.data.video import read_video
 from modist.errors import ConfigError, DataError, ModistError
 from modist.synth import CLASS_NAMES, MANIFEST_COLUMNS, SPLITS, SynthConfig, generate, read_manifest, read_masks
-from modist.synth.generate import choose_background, video_rng
 from modist.synth.preview import save_class_grid
 from modist.synth.scene import render_video
+from modist.synth.videos import choose_background, video_rng
 
 TINY = SynthConfig(size=48, num_frames=16, train_per_class=2, test_per_class=1)
 
@@ -200,11 +200,13 @@ def test_bad_seed_or_out_is_a_config_error(tmp_path):
 def test_cli_generates_and_rejects_bad_counts(tmp_path, capsys):
     out = tmp_path / "cli"
     code = cli_main.main(["synth", "--out", str(out), "--size", "32", "--num-frames", "4",
-                          "--train-per-class", "1", "--test-per-class", "0", "--no-pan", "--distractors", "0"])
+                          "--train-per-class", "1", "--test-per-class", "0", "--no-pan", "--distractors", "0",
+                          "--camouflage"])
     assert code == 0
     rows = read_manifest(out / "manifest.csv")
     assert len(rows) == 10 and {r.split for r in rows} == {"train"}
-    assert json.loads((out / "synth.json").read_text())["config"]["camera_pan_prob"] == 0.0
+    recorded = json.loads((out / "synth.json").read_text())["config"]
+    assert recorded["camera_pan_prob"] == 0.0 and recorded["camouflage"] is True
     assert "10 videos" in capsys.readouterr().out
 
     code = cli_main.main(["synth", "--out", str(tmp_path / "neg"), "--train-per-class", "-2"])

@@ -5,13 +5,8 @@ import pytest
 import torch
 
 from modist.errors import DataError
-from modist.training.checkpoint import (
-    find_latest_checkpoint,
-    load_checkpoint,
-    numbered_checkpoints,
-    remove_checkpoints,
-    save_step_checkpoint,
-)
+from modist.models.run_files import find_latest_checkpoint, load_checkpoint, numbered_checkpoints
+from modist.training.checkpoint import remove_checkpoints, save_step_checkpoint
 from modist.training.rng import restore_rng_state, rng_state, seed_everything
 
 

@@ -9,8 +9,7 @@ from modist.config import load_config
 from modist.configs import config_path
 from modist.evaluation.encoder import load_eval_encoder
 from modist.evaluation.runner import EvalSpec, run_frozen
-from modist.models.encoder_io import load_encoder
-from modist.training.checkpoint import load_checkpoint
+from modist.models.run_files import load_checkpoint, read_encoder
 from modist.training.trainer import pretrain
 
 from conftest import tiny_overrides
@@ -34,8 +33,9 @@ def test_short_modist_run_lowers_the_loss_and_its_probe_beats_chance(tiny_synth,
     assert load_config(out / "config.yaml") == cfg  # resolved config saved beside the checkpoint
     state = load_checkpoint(out / "checkpoint.pt")
     assert state["step"] == 30
-    encoder, meta = load_encoder(out)
-    assert meta["modality"] == "rgb"
+    saved = read_encoder(out)
+    encoder = saved.module
+    assert saved.spec.modality == "rgb" and saved.trained_on.method == cfg.method.name
     x = torch.randn(2, 3, 8, 32, 32)
     encoder.eval()
     result.method.eval_encoder().eval()

@@ -80,3 +80,10 @@ def test_a_step_with_fewer_micro_batches_than_announced_fails():
     batch = Batch(torch.randn(2, 4, 3, 2, 2, 2), torch.randn(2, 4, 1, 2, 2, 2), torch.full((4,), -1))
     with pytest.raises(ValueError, match="got 1 micro-batch"):
         TrainStep(method, torch.optim.SGD(method.parameters(), lr=0.1))(iter([batch]), 0, count=2)
+
+
+def test_every_precision_choice_has_an_autocast_dtype():
+    from modist.choices import PRECISIONS
+    from modist.training.step import AUTOCAST_DTYPES
+
+    assert tuple(AUTOCAST_DTYPES) == PRECISIONS  # train.precision accepts exactly what TrainStep can run

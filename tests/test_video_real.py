@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from modist.data.adapters import resolve_dataset
-from modist.data.decode_stats import DecodeStats
-from modist.data.video import VideoReader, probe_video, read_clip, read_video
+from modist.data.backends import open_source
+from modist.data.video import VideoReader, read_video
+from modist.errors import VideoReadError
 
 VIDEOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "videos"
 pytestmark = pytest.mark.skipif(not VIDEOS.is_dir(), reason="shared real videos not present")
@@ -51,7 +52,8 @@ def test_malformed_metadata_clip_opens():
     path = VIDEOS / "labeled" / "hmdb51_Turnk_r_Pippi_Michel_cartwheel_f_cm_np2_le_med_6.avi"
     with pytest.raises(UnicodeDecodeError):
         av.open(str(path)).close()  # PyAV's default refuses it
-    assert probe_video(path).num_frames == 84
+    with VideoReader(path) as reader:
+        assert reader.info.num_frames == 84
 
 
 def test_decoded_frame_counts_agree_with_the_container(paths):
@@ -98,20 +100,25 @@ def test_seeking_matches_decoding_from_the_start(relative):
 
 def test_the_long_video_is_probed_and_clip_read():
     path = VIDEOS / "unlabeled" / LONG
-    info = probe_video(path)
+    with VideoReader(path) as reader:
+        info = reader.info
     assert (info.num_frames, info.fps, info.width, info.height) == (1394, 10.0, 768, 432)
-    clip = read_clip(path, start_sec=120.0, num_frames=8, stride=4)
+    with open_source(path) as source:
+        clip = source.clip(start_sec=120.0, num_frames=8, stride=4)
     np.testing.assert_allclose(clip.times, 120.0 + np.arange(8) * 0.4, atol=1e-6)
 
 
-def test_truncated_and_empty_copies_are_skipped_and_counted(tmp_path, paths):
+def test_truncated_and_empty_copies_fail_by_kind(tmp_path, paths):
     source = VIDEOS / "unlabeled" / "SOX5yA1l24A.mp4"
     data = source.read_bytes()
     (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 3])
     (tmp_path / "empty.avi").write_bytes(b"")
     shutil.copy(VIDEOS / "labeled" / "v_SoccerJuggling_g24_c01.avi", tmp_path / "ok.avi")
-    stats = DecodeStats()
-    for name in ("ok.avi", "cut.mp4", "empty.avi", "ok.avi"):
-        stats.call(read_clip, tmp_path / name, 1.0, 8, 4)
-    assert (stats.ok, stats.skipped) == (2, 2)
-    assert set(stats.reasons) == {"cannot open", "file is empty"}
+    outcomes = []
+    for name in ("ok.avi", "cut.mp4", "empty.avi"):
+        try:
+            with open_source(tmp_path / name) as video:
+                outcomes.append(video.clip(1.0, 8, 4).frames.shape[0])
+        except VideoReadError as exc:
+            outcomes.append(exc.kind)
+    assert outcomes == [8, "cannot open", "file is empty"]

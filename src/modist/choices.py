@@ -20,6 +20,8 @@ Example:
     True
     >>> MOTION_ENCODINGS["dxdy"]  # channels the motion pathway sees
     2
+    >>> BATCHED_FLOW_ESTIMATORS  # the estimators that run on a device
+    ('torch_tvl1', 'raft')
 """
 
 from __future__ import annotations
@@ -42,11 +44,19 @@ FLOW_ESTIMATORS: dict[str, tuple[str, str, str | None]] = {
     "raft": ("modist.flow.raft", "estimate_pair", "estimate_batch"),
 }
 
+# The estimators with a batched function: they take a device (motion.flow_device=device, `modist prepare
+# --device`); the others run on the CPU one pair at a time.
+BATCHED_FLOW_ESTIMATORS: tuple[str, ...] = tuple(name for name, (_, _, batched) in FLOW_ESTIMATORS.items() if batched)
+
+# motion.flow_device: on-the-fly flow in the loader processes, or in batches on the training device.
+FLOW_DEVICES: tuple[str, ...] = ("loader", "device")
+
 # motion.preset, meaningful for motion.estimator=dis only: OpenCV's DIS presets, fastest first.
 DIS_PRESETS: tuple[str, ...] = ("ultrafast", "fast", "medium")
 
 # motion.encoding -> channels of the encoded motion (formulas in modist.flow.encodings).
-MOTION_ENCODINGS: dict[str, int] = {"flow_edges": 1, "dxdy": 2, "magnitude": 1}
+# frame_diff is no flow at all: the luma change to the flow partner (modist.data.frame_difference).
+MOTION_ENCODINGS: dict[str, int] = {"flow_edges": 1, "dxdy": 2, "magnitude": 1, "frame_diff": 1}
 
 # motion.flow_direction: the flow of frame t goes to frame t + flow_gap (forward) or t - flow_gap
 # (backward, the authors' RAFT script: model(frame_t, frame_{t-5})); see modist.data.sampling.flow_partners.
@@ -65,6 +75,10 @@ MOMENTUM_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 
 # method.cross_view: the cross-modal key comes from the query's own clip or the video's other clip.
 CROSS_VIEWS: tuple[str, ...] = ("same", "other")
+
+# data.video_backend: the video decoder (modist.data.backends); auto is torchcodec when it is
+# installed, else pyav; nvdec is torchcodec decoding on the GPU, else pyav.
+VIDEO_BACKENDS: tuple[str, ...] = ("pyav", "torchcodec", "auto", "nvdec")
 
 # optim.name
 OPTIMIZERS: tuple[str, ...] = ("adamw", "sgd", "lars")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -225,7 +225,7 @@ KEY_HELP: dict[str, str] = {
     "motion.flow_direction": "forward: flow from t to t + gap; backward: from t to t - gap (the release)",
     "motion.clip_frames": "frames per motion clip (0: the RGB clip's)",
     "motion.stride": "source frames between motion clip frames (0: the RGB clip's)",
-    "motion.encoding": "what the motion pathway sees: flow_edges, dxdy or magnitude",
+    "motion.encoding": "what the motion pathway sees: flow_edges, dxdy, magnitude or frame_diff (no flow)",
     "motion.max_flow": "clip for the dxdy and magnitude encodings, in pixels",
     "motion.edge_max": "clamp of the flow edges (the release: 10)",
     "motion.flow_store": "folder written by modist flow (motion.source=store)",
@@ -319,18 +319,24 @@ def _validate(cfg: DictConfig) -> None:
         raise ConfigError(f"invalid value {cfg.data.crop_scale_min!r} for data.crop_scale_min; must be in (0, 1]")
     if not 0 <= cfg.method.momentum < 1:
         raise ConfigError(f"invalid value {cfg.method.momentum!r} for method.momentum; must be in [0, 1)")
-    if cfg.data.video_backend not in ("pyav", "torchcodec", "auto", "nvdec"):
+    if cfg.data.video_backend not in choices.VIDEO_BACKENDS:
         raise ConfigError(f"invalid value {cfg.data.video_backend!r} for data.video_backend; "
-                          "choose from pyav, torchcodec, auto, nvdec")
-    if cfg.motion.flow_device not in ("loader", "device"):
-        raise ConfigError(f"invalid value {cfg.motion.flow_device!r} for motion.flow_device; choose loader or device")
-    if cfg.motion.flow_device == "device" and cfg.motion.estimator not in ("torch_tvl1", "raft"):
-        raise ConfigError("motion.flow_device=device needs a batched estimator (motion.estimator=torch_tvl1 or raft)")
+                          f"choose from {', '.join(choices.VIDEO_BACKENDS)}")
+    if cfg.motion.flow_device not in choices.FLOW_DEVICES:
+        raise ConfigError(f"invalid value {cfg.motion.flow_device!r} for motion.flow_device; "
+                          f"choose {' or '.join(choices.FLOW_DEVICES)}")
+    if cfg.motion.flow_device == "device" and cfg.motion.estimator not in choices.BATCHED_FLOW_ESTIMATORS:
+        raise ConfigError("motion.flow_device=device needs a batched estimator "
+                          f"(motion.estimator={' or '.join(choices.BATCHED_FLOW_ESTIMATORS)})")
     if cfg.data.clips_per_video < 1 or cfg.train.batch_size % cfg.data.clips_per_video:
         raise ConfigError(f"data.clips_per_video={cfg.data.clips_per_video} must be >= 1 and divide "
                           f"train.batch_size={cfg.train.batch_size}")
+    if cfg.motion.encoding == "frame_diff" and (cfg.motion.source in ("store", "prepared")
+                                                or cfg.motion.flow_device == "device"):
+        raise ConfigError("motion.encoding=frame_diff is computed from decoded frames in the loader: it needs "
+                          "motion.source on_the_fly or auto and motion.flow_device=loader")
     if cfg.motion.source == "store" and not cfg.motion.flow_store:
-        raise ConfigError("motion.source=store needs motion.flow_store (made by `modist flow DATASET --out DIR`)")
+        raise ConfigError("motion.source=store needs motion.flow_store (made by `modist flow`)")
     if cfg.data.min_clip_gap_sec > cfg.data.max_clip_gap_sec:
         raise ConfigError("data.min_clip_gap_sec must not exceed data.max_clip_gap_sec")
 
@@ -460,7 +466,30 @@ def load_run_config(path: str | os.PathLike) -> PretrainConfig:
         >>> m.flow_gap, m.source, m.flow_store
         (3, 'store', 'flow')
     """
-    loaded = _read_recipe(Path(path))
+    return _run_config(_read_recipe(Path(path)), str(path))
+
+
+def run_config_from_dict(saved: Mapping[str, Any], source: str) -> PretrainConfig:
+    """A run's config as a training checkpoint holds it (plain dicts), read as :func:`load_run_config` reads YAML.
+
+    ``source`` names it in errors (one line, as for a file). Example:
+        >>> run_config_from_dict({"motion": {"gap": 3}, "train": {"steps": 7}}, "ckpt.pt").motion.flow_gap
+        3
+        >>> run_config_from_dict({"train": {"steps": 0}}, "ckpt.pt")
+        Traceback (most recent call last):
+        modist.errors.ConfigError: invalid value 0 for train.steps; must be > 0
+    """
+    if not isinstance(saved, Mapping):
+        raise ConfigError(f"{source}: expected a mapping of config sections (data:, motion:, ...), "
+                          f"got a {type(saved).__name__}")
+    try:
+        loaded = OmegaConf.create(dict(saved))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from None
+    return _run_config(loaded, source)
+
+
+def _run_config(loaded: DictConfig, source: str) -> PretrainConfig:
     for old, new in RENAMED_KEYS.items():
         value = OmegaConf.select(loaded, old, default=None)
         if value is None:
@@ -473,7 +502,7 @@ def load_run_config(path: str | os.PathLike) -> PretrainConfig:
     try:
         cfg = OmegaConf.merge(OmegaConf.structured(PretrainConfig), loaded)
     except OmegaConfBaseException as exc:
-        raise ConfigError(f"{path}: {_describe(exc)}") from None
+        raise ConfigError(f"{source}: {_describe(exc)}") from None
     _validate(cfg)
     return OmegaConf.to_object(cfg)  # type: ignore[return-value]
 

@@ -6,56 +6,34 @@
 CPU) and trains with DDP; ``modist eval detect`` shares its keyframes across the ranks
 the same way. Without those variables everything here is the single-process identity.
 
+The launch itself is :class:`modist.runtime.TorchrunEnv`.
+
 Example:
-    >>> env = dist_env_from({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})
-    >>> env.enabled, env.is_main
-    (True, False)
+    >>> env, device = setup_distributed("off", "cpu")
+    >>> env.enabled, env.is_main, device
+    (False, True, device(type='cpu'))
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from modist.runtime import distributed_world, resolve_device, torchrun_env
+from modist.runtime import TorchrunEnv, distributed_world, resolve_device, torchrun_env
 
 
-@dataclass(frozen=True)
-class DistEnv:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    owns_group: bool = False  # the trainer initialised the process group and destroys it
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def dist_env_from(environ: Mapping[str, str] | None = None) -> DistEnv:
-    """The launch as ``torchrun`` describes it in the environment (one process if absent)."""
-    env = torchrun_env(environ)
-    return DistEnv(env.rank, env.world_size, env.local_rank)
-
-
-def setup_distributed(mode: str, device_name: str) -> tuple[DistEnv, torch.device]:
+def setup_distributed(mode: str, device_name: str) -> tuple[TorchrunEnv, torch.device]:
     """Join the process group when launched by torchrun (``mode="auto"``); pick the device.
 
     Each rank on CUDA uses ``cuda:LOCAL_RANK``. An existing default group (a caller
     that initialised it, e.g. a test) is used as it is.
     """
-    env = dist_env_from() if mode == "auto" else DistEnv()
+    env = torchrun_env() if mode == "auto" else TorchrunEnv()
     if dist.is_available() and dist.is_initialized():
         rank, world = distributed_world()
-        env = DistEnv(rank, world, env.local_rank)
+        env = TorchrunEnv(rank, world, env.local_rank)
     if not env.enabled:
         return env, resolve_device(device_name)
     if device_name in ("auto", "cuda") and torch.cuda.is_available():
@@ -67,11 +45,11 @@ def setup_distributed(mode: str, device_name: str) -> tuple[DistEnv, torch.devic
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=env.rank,
                                 world_size=env.world_size, device_id=device if device.type == "cuda" else None)
-        env = DistEnv(env.rank, env.world_size, env.local_rank, owns_group=True)
+        env = TorchrunEnv(env.rank, env.world_size, env.local_rank, owns_group=True)
     return env, device
 
 
-def teardown_distributed(env: DistEnv) -> None:
+def teardown_distributed(env: TorchrunEnv) -> None:
     """Wait for every rank, then leave the group if the trainer created it."""
     if env.enabled and dist.is_initialized():
         dist.barrier()

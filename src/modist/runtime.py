@@ -4,8 +4,11 @@ A leaf of the package (torch and :mod:`modist.errors` only), so that every layer
 flow precomputation to evaluation, reads the launch and the device the same way.
 
 Example:
-    >>> torchrun_env({"RANK": "1", "WORLD_SIZE": "2"})
-    TorchrunEnv(rank=1, world_size=2, local_rank=1)
+    >>> env = torchrun_env({"RANK": "1", "WORLD_SIZE": "2"})
+    >>> env
+    TorchrunEnv(rank=1, world_size=2, local_rank=1, owns_group=False)
+    >>> env.enabled, env.is_main
+    (True, False)
     >>> resolve_device("cpu")
     device(type='cpu')
 """
@@ -50,6 +53,15 @@ class TorchrunEnv:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    owns_group: bool = False  # modist.distributed.setup_distributed initialised the process group
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
 
 
 def torchrun_env(environ: Mapping[str, str] | None = None) -> TorchrunEnv:

@@ -48,8 +48,8 @@ from modist.configs import recipe_path
 from modist.data.records import VideoDataset, VideoRecord
 from modist.data.timing import StageTimer, stage
 from modist.data.video import VIDEO_EXTENSIONS
-from modist.distributed import DistEnv
 from modist.errors import DataError
+from modist.runtime import TorchrunEnv
 from modist.training.batches import FlowOnDevice, build_input_pipeline, build_loader, load_dataset
 
 LOADER_STAGES = ("decode", "convert", "flow", "motion", "collate", "other")
@@ -244,16 +244,7 @@ def run_data_bench(settings: DataBenchSettings, *, on_setup: Callable[[str], Non
     overrides = [*settings.overrides, "data.num_workers=0", f"train.batch_size={settings.batch_size}"]
     cfg = load_config(recipe_path(settings.config), overrides)
     if needs_preparation(settings, cfg):
-        out = tempfile.mkdtemp(prefix="modist-bench-prepare-")
-        try:
-            cost = measure_preparation(settings, cfg, out, settings.samples + settings.batch_size)
-            if on_setup is not None:
-                on_setup(cost.line(settings.config))
-            result = run_data_bench(replace(settings, dataset=out), on_setup=on_setup)
-        finally:
-            shutil.rmtree(out, ignore_errors=True)
-        result.prepare = cost
-        return result
+        return _run_on_prepared_copy(settings, cfg, on_setup)
     if settings.dataset:
         dataset = dataset_from_spec(settings.dataset, cfg.data.split, cfg.data.fold)
     else:
@@ -262,7 +253,7 @@ def run_data_bench(settings: DataBenchSettings, *, on_setup: Callable[[str], Non
         repeat = -(-settings.samples // max(len(dataset.records), 1))
         dataset = VideoDataset(dataset.records * repeat, dataset.class_names, dataset.name)
     device = torch.device("cpu")
-    loader = build_loader(cfg, dataset, with_motion=settings.motion, env=DistEnv(), device=device)
+    loader = build_loader(cfg, dataset, with_motion=settings.motion, env=TorchrunEnv(), device=device)
     inputs = build_input_pipeline(cfg)
     setup = describe(settings, cfg, len(dataset))
     if on_setup is not None:
@@ -276,35 +267,8 @@ def run_data_bench(settings: DataBenchSettings, *, on_setup: Callable[[str], Non
             return collate(items)
 
     loader.collate_fn = timed_collate
-    samples, epoch_batches = 0, iter(loader)
-    warm = True
-    # A whole pass without a readable video means nothing will ever read: stop, as training does.
-    empty, max_empty = 0, -(-len(dataset) // settings.batch_size) + 1
-    while True:
-        try:
-            batch = next(epoch_batches)
-        except StopIteration:  # a small dataset: start another pass
-            epoch_batches = iter(loader)
-            continue
-        empty = empty + 1 if batch["size"] == 0 else 0
-        if empty >= max_empty:
-            raise DataError(f"{settings.dataset or cfg.data.dataset}: {empty} batches in a row without a "
-                            "readable video; `modist data check` lists them")
-        if warm:  # first batch: imports, first opens; not timed
-            warm = False
-            timer.reset()
-            begin = time.process_time()
-            continue
-        if batch["size"]:
-            with stage(timer, "augment"):
-                if isinstance(inputs, FlowOnDevice):  # flow is the training device's work: not timed on the CPU
-                    inputs.inputs({k: v for k, v in batch.items() if k != "flow"}, device, with_motion=False)
-                else:
-                    inputs(batch, device, with_motion=settings.motion)
-        samples += batch["size"]
-        if samples >= settings.samples:
-            break
-    total = time.process_time() - begin
+    samples, total = _time_samples(settings, loader, inputs, timer, device, videos=len(dataset),
+                                   where=settings.dataset or cfg.data.dataset)
     result = DataBenchResult(setup, samples, reads=len(timer.requests))
     stages = dict(timer.seconds)
     stages["other"] = total - sum(stages.values())
@@ -313,3 +277,52 @@ def run_data_bench(settings: DataBenchSettings, *, on_setup: Callable[[str], Non
         floor = sum(decode_floor_seconds(path, times) for path, times in timer.requests)
         result.floor_ms = 1000 * floor / max(samples, 1)
     return result
+
+
+def _run_on_prepared_copy(settings: DataBenchSettings, cfg, on_setup: Callable[[str], None] | None
+                          ) -> DataBenchResult:
+    """Prepare the benchmark's videos into a temporary folder (measured), then time the samples on that copy."""
+    out = tempfile.mkdtemp(prefix="modist-bench-prepare-")
+    try:
+        cost = measure_preparation(settings, cfg, out, settings.samples + settings.batch_size)
+        if on_setup is not None:
+            on_setup(cost.line(settings.config))
+        result = run_data_bench(replace(settings, dataset=out), on_setup=on_setup)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    result.prepare = cost
+    return result
+
+
+def _time_samples(settings: DataBenchSettings, loader, inputs, timer: StageTimer, device: torch.device, *,
+                  videos: int, where: str) -> tuple[int, float]:
+    """Samples drawn after one untimed batch until ``settings.samples``, and the CPU seconds they took."""
+    samples, epoch_batches = 0, iter(loader)
+    warm = True
+    # A whole pass without a readable video means nothing will ever read: stop, as training does.
+    empty, max_empty = 0, -(-videos // settings.batch_size) + 1
+    while True:
+        try:
+            batch = next(epoch_batches)
+        except StopIteration:  # a small dataset: start another pass
+            epoch_batches = iter(loader)
+            continue
+        empty = empty + 1 if batch.size == 0 else 0
+        if empty >= max_empty:
+            raise DataError(f"{where}: {empty} batches in a row without a readable video; `modist data check` "
+                            "lists them")
+        if warm:  # first batch: imports, first opens; not timed
+            warm = False
+            timer.reset()
+            begin = time.process_time()
+            continue
+        if batch.size:
+            with stage(timer, "augment"):
+                if isinstance(inputs, FlowOnDevice):  # flow is the training device's work: not timed on the CPU
+                    inputs.inputs(batch, device, with_motion=False)
+                else:
+                    inputs(batch, device, with_motion=settings.motion)
+        samples += batch.size
+        if samples >= settings.samples:
+            break
+    return samples, time.process_time() - begin

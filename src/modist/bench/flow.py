@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from modist.choices import BATCHED_FLOW_ESTIMATORS
 from modist.errors import ConfigError, FlowError
 from modist.flow import endpoint_error, estimate, estimate_batch
 from modist.flow.pairs import FlowPair, load_csv_pairs, load_stereo_pairs
@@ -75,7 +76,7 @@ def parse_estimators(spec: str, device: str | None) -> list[tuple[str, str, dict
             continue
         name, _, preset = item.partition(":")
         options: dict = {"preset": preset} if preset else {}
-        if name in ("torch_tvl1", "raft") and device:
+        if name in BATCHED_FLOW_ESTIMATORS and device:
             options["device"] = device
         out.append((item, name, options))
     if "raft" not in {m for _, m, _ in out}:

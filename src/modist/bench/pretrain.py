@@ -34,10 +34,9 @@ import torch
 
 from modist.config import load_config
 from modist.configs import recipe_path
-from modist.distributed import DistEnv
 from modist.errors import ConfigError
 from modist.methods.base import Batch
-from modist.runtime import resolve_device
+from modist.runtime import TorchrunEnv, resolve_device
 from modist.training.batches import build_batch_stream, load_dataset
 from modist.training.build import build_training_method
 from modist.training.rng import seed_everything
@@ -96,11 +95,11 @@ def _sync(device: torch.device) -> None:
 def run_pretrain_bench(settings: PretrainBenchSettings) -> PretrainBenchResult:
     """Time ``settings.steps`` steps end to end, then as many on one repeated batch."""
     if settings.steps < 1 or settings.warmup < 1:
-        raise ConfigError("--steps and --warmup must be >= 1")
+        raise ConfigError(f"steps and warmup must be >= 1, got {settings.steps} and {settings.warmup}")
     cfg = load_config(recipe_path(settings.config), [*settings.overrides, "train.progress=false"])
     t = cfg.train
     device = resolve_device(t.device)
-    env = DistEnv()
+    env = TorchrunEnv()
     seed_everything(t.seed)
     dataset = load_dataset(cfg)
     method = build_training_method(cfg, num_classes=len(dataset.class_names), device=device, distributed=False)

@@ -2,13 +2,15 @@
 
 Each benchmark is a module ``modist.bench.<name>`` with a settings dataclass and a
 function that measures and returns a result; here each gets its flags (``_<name>_arguments``),
-which become its settings, and its printout (``_run_<name>``).
+which become its settings, and its printout (``_run_<name>``). ``models`` is the table of
+``modist models``, whose flags :mod:`modist.cli.models` owns.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from modist.choices import CROSS_VIEWS, OPTIMIZERS, PRECISIONS
 from modist.errors import ConfigError
 
 BENCHMARKS = {
@@ -22,6 +24,8 @@ BENCHMARKS = {
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from modist.cli.models import models_arguments, run_models  # `bench models` is `modist models`
+
     sub = parser.add_subparsers(dest="bench", metavar="WHAT", required=True)
     arguments = {"flow": _flow_arguments, "data": _data_arguments, "train": _train_arguments,
                  "pretrain": _pretrain_arguments, "models": models_arguments}
@@ -128,6 +132,8 @@ def _pretrain_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_pretrain(args: argparse.Namespace) -> int:
     from modist.bench.pretrain import PretrainBenchSettings, run_pretrain_bench
 
+    if args.steps < 1 or args.warmup < 1:
+        raise ConfigError("--steps and --warmup must be >= 1")
     result = run_pretrain_bench(PretrainBenchSettings(config=args.config, overrides=tuple(args.overrides),
                                                       steps=args.steps, warmup=args.warmup))
     print(result.setup)
@@ -150,12 +156,12 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", help="also time with torch.compile of every pathway")
     parser.add_argument("--no-eager", action="store_true", help="with --compile: skip the eager measurement")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="", choices=["", "fp32", "bf16", "fp16"],
+    parser.add_argument("--precision", default="", choices=["", *PRECISIONS],
                         help="autocast precision (default: bf16 on CUDA, fp32 elsewhere)")
     parser.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"],
                         help="channels_last_3d networks and inputs (auto: on for CUDA)")
-    parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw", "lars"])
-    parser.add_argument("--cross-view", default="", choices=["", "same", "other"],
+    parser.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
+    parser.add_argument("--cross-view", default="", choices=["", *CROSS_VIEWS],
                         help="cross-modal key from the same clip or the other clip (default: the config's)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     parser.add_argument("--peak-tflops", type=float, default=0.0,
@@ -185,26 +191,4 @@ def _run_train(args: argparse.Namespace) -> int:
     print(result.markdown(), end="")
     best = result.fastest
     print(f"fastest: {best.arch} {best.mode} at {best.clips_per_sec:.1f} clips/s")
-    return 0
-
-
-def models_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``modist bench models`` (and of ``modist models``)."""
-    from modist.models.resnet3d import BACKBONES
-
-    parser.add_argument("--arch", default="", help=f"comma-separated backbones ({', '.join(BACKBONES)}); "
-                                                   "default: the table of reference configurations")
-    parser.add_argument("--frames", type=int, default=8, help="clip length for --arch (default: 8)")
-    parser.add_argument("--size", type=int, default=224, help="crop size for --arch (default: 224)")
-    parser.add_argument("--width-divisor", type=float, default=1.0, help="thin pathway factor for --arch (default: 1)")
-    parser.add_argument("--in-channels", type=int, default=3)
-    parser.add_argument("--classes", type=int, default=400, help="classifier outputs counted (default: 400; 0 = none)")
-
-
-def run_models(args: argparse.Namespace) -> int:
-    from modist.bench.models import ModelsSettings, complexity_table
-
-    settings = ModelsSettings(archs=_names(args.arch), frames=args.frames, size=args.size,
-                              width_divisor=args.width_divisor, in_channels=args.in_channels, classes=args.classes)
-    print(complexity_table(settings).markdown(), end="")
     return 0

@@ -56,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
     from modist.models import interop
 
     if args.target_format:
-        out, meta, count = interop.export_checkpoint(args.input, args.target_format, args.out)
-        print(f"exported {count} tensors of the {meta['arch']} encoder of {args.input} to {out} "
+        out, spec, count = interop.export_checkpoint(args.input, args.target_format, args.out)
+        print(f"exported {count} tensors of the {spec.arch} encoder of {args.input} to {out} "
               f"({args.target_format} layout)")
-        stride = meta.get("conv1_temporal_stride", 1)
+        stride = spec.conv1_temporal_stride
         if stride != 1:
             setting = ("RESNET.CONV1_TEMPORAL_STRIDE" if args.target_format == "pyslowfast"
                        else "the stem's conv stride")

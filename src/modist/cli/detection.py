@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 
 
-def add_parsers(sub) -> None:
-    """The detection subcommands of ``modist eval``."""
-    text = "frame-mAP@0.5 of an AVA prediction CSV, as the official evaluator computes it"
-    q = sub.add_parser("ava-map", help=text, description=text + "; writes results.json and results.md to --out.")
+def ava_map_arguments(q: argparse.ArgumentParser, name: str, text: str) -> None:
+    """The options of ``eval ava-map``."""
+    q.description = text + "; writes results.json and results.md to --out."
     q.add_argument("--gt", required=True, help="annotation CSV (video_id,timestamp,x1,y1,x2,y2,action_id,person_id)")
     q.add_argument("--pred", required=True, help="prediction CSV (video_id,timestamp,x1,y1,x2,y2,action_id,score)")
     q.add_argument("--labels", required=True, help="action list .pbtxt: the evaluated classes")
@@ -29,9 +28,10 @@ def add_parsers(sub) -> None:
     q.add_argument("--out", help="output folder (default: ava_map/ beside --pred)")
     q.set_defaults(func=run_ava_map)
 
-    text = "train an action-detection head on an encoder and report AVA frame-mAP"
-    q = sub.add_parser("detect", help=text, description=text + " (results.json, results.md, predictions.csv, "
-                                                              "boxes.png in --out).")
+
+def detect_arguments(q: argparse.ArgumentParser, name: str, text: str) -> None:
+    """The options of ``eval detect``."""
+    q.description = text + " (results.json, results.md, predictions.csv, boxes.png in --out)."
     q.add_argument("--checkpoint", required=True, help="run directory or encoder.safetensors")
     q.add_argument("--dataset", required=True, help="ava:ROOT or synth-det:DIR (see docs/detection.md)")
     q.add_argument("--finetune", action="store_true", help="train the backbone too (default: frozen backbone)")

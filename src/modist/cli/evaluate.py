@@ -1,6 +1,7 @@
-"""``modist eval {linear,knn,retrieval,all,finetune,saliency,probe}``: downstream evaluation of an encoder.
+"""``modist eval PROTOCOL``: downstream evaluation of an encoder (linear, knn, retrieval, all, finetune, ...).
 
-``saliency`` and ``probe`` live in :mod:`modist.cli.explain`.
+Every subcommand is a row of ``SUBCOMMANDS``: ``saliency`` and ``probe`` live in
+:mod:`modist.cli.probes`, ``ava-map`` and ``detect`` in :mod:`modist.cli.detection`.
 
 ``linear`` and ``finetune`` run under a named protocol (``--protocol``, a preset of every
 value; :mod:`modist.evaluation.presets`): ``modist`` (default) or ``maclr``, the authors'
@@ -154,37 +155,57 @@ def _finetune_options(p: argparse.ArgumentParser) -> None:
     _online_options(p, "finetune")
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.description = ("Downstream evaluation on any dataset adapter; writes results.json, results.md "
-                          "and plots to --out. linear and finetune run a named protocol (--protocol); results "
-                          "name it and every value it used.")
-    sub = parser.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
-    helps = {"linear": "linear probe on frozen features (modist: cached features; maclr: the release's online "
-                       "protocol, the classifier trained on augmented clips through the frozen backbone)",
-             "knn": "weighted cosine kNN on frozen features",
-             "retrieval": "Recall@k of test videos querying the training set",
-             "all": "linear + knn + retrieval from one set of cached features"}
-    for name, text in helps.items():
-        q = sub.add_parser(name, help=text, description=f"{text}. Every value comes from the protocol; {OVERRIDES}.")
-        _common(q, "linear" if name == "all" else name)
-        if name == "linear":
-            _protocol_option(q, "linear")
-        _frozen_options(q, FROZEN if name == "all" else (name,), online=name == "linear")
-        q.set_defaults(func=run)
-    q = sub.add_parser("finetune", help="finetune end to end (or train from scratch), multi-view testing",
-                       description="Finetune end to end under a named protocol (--protocol maclr: the release's "
-                                   f"UCF101 recipe, precise BN included) and test on temporal x spatial views; "
-                                   f"{OVERRIDES}.")
+def frozen_arguments(q: argparse.ArgumentParser, name: str, text: str) -> None:
+    """The options of ``eval linear|knn|retrieval|all``."""
+    q.description = f"{text}. Every value comes from the protocol; {OVERRIDES}."
+    _common(q, "linear" if name == "all" else name)
+    if name == "linear":
+        _protocol_option(q, "linear")
+    _frozen_options(q, FROZEN if name == "all" else (name,), online=name == "linear")
+    q.set_defaults(func=run)
+
+
+def finetune_arguments(q: argparse.ArgumentParser, name: str, text: str) -> None:
+    """The options of ``eval finetune``."""
+    q.description = ("Finetune end to end under a named protocol (--protocol maclr: the release's UCF101 recipe, "
+                     f"precise BN included) and test on temporal x spatial views; {OVERRIDES}.")
     _common(q, "finetune")
     _protocol_option(q, "finetune")
     _finetune_options(q)
     q.set_defaults(func=run)
-    from modist.cli.explain import add_eval_subcommands
 
-    add_eval_subcommands(sub)
-    from modist.cli.detection import add_parsers as add_detection_subcommands
 
-    add_detection_subcommands(sub)
+# Every ``modist eval`` subcommand, in --help order: name -> (module of modist.cli, its function
+# ``(parser, name, help)`` adding the options and the handler, the one-line help).
+SUBCOMMANDS = {
+    "linear": ("evaluate", "frozen_arguments",
+               "linear probe on frozen features (modist: cached features; maclr: the release's online protocol, "
+               "the classifier trained on augmented clips through the frozen backbone)"),
+    "knn": ("evaluate", "frozen_arguments", "weighted cosine kNN on frozen features"),
+    "retrieval": ("evaluate", "frozen_arguments", "Recall@k of test videos querying the training set"),
+    "all": ("evaluate", "frozen_arguments", "linear + knn + retrieval from one set of cached features"),
+    "finetune": ("evaluate", "finetune_arguments", "finetune end to end (or train from scratch), multi-view testing"),
+    "saliency": ("probes", "saliency_arguments",
+                 "foreground lift and pointing game of saliency on synthetic actor masks"),
+    "probe": ("probes", "probe_arguments",
+              "motion-awareness probe on unlabeled video: arrow of time, playback speed, static vs moving"),
+    "ava-map": ("detection", "ava_map_arguments",
+                "frame-mAP@0.5 of an AVA prediction CSV, as the official evaluator computes it"),
+    "detect": ("detection", "detect_arguments",
+               "train an action-detection head on an encoder and report AVA frame-mAP"),
+}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    import importlib
+
+    parser.description = ("Downstream evaluation on any dataset adapter; writes results.json, results.md "
+                          "and plots to --out. linear and finetune run a named protocol (--protocol); results "
+                          "name it and every value it used.")
+    sub = parser.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
+    for name, (module, function, text) in SUBCOMMANDS.items():
+        arguments = getattr(importlib.import_module(f"modist.cli.{module}"), function)
+        arguments(sub.add_parser(name, help=text), name, text)
 
 
 def _flag(dest: str) -> str:

@@ -27,29 +27,27 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from modist.errors import DataError
-    from modist.evaluation.encoder import checkpoint_encoder, find_training_checkpoint, runs_in
+    from modist.evaluation.encoder import checkpoint_encoder
     from modist.models.encoder_io import save_encoder
+    from modist.models.run_files import LATEST, checkpoint_at_step, export_name, find_latest_checkpoint, runs_in
 
     path = Path(args.run)
     if not path.exists():
         raise DataError(f"{path}: run folder not found")
     if path.is_dir() and args.step is not None:
-        ckpt = path / f"checkpoint-{args.step:07d}.pt"
-        if not ckpt.is_file():
-            kept = sorted(p.name for p in path.glob("checkpoint-*.pt"))
-            raise DataError(f"{ckpt}: not found; this run keeps {', '.join(kept) or 'no numbered checkpoints'}")
+        ckpt = checkpoint_at_step(path, args.step)
     elif path.is_dir():
-        ckpt = find_training_checkpoint(path)
+        ckpt = find_latest_checkpoint(path)
         if ckpt is None:
             runs = runs_in(path)
             if runs:
                 raise DataError(f"{path}: a folder of runs, not a run; pass one of: {', '.join(runs[:8])}")
-            raise DataError(f"{path}: no checkpoint-N.pt or checkpoint.pt to export")
+            raise DataError(f"{path}: no checkpoint-N.pt or {LATEST} to export")
     else:
         ckpt = path
-    encoder, spec, extra, _ = checkpoint_encoder(ckpt)
-    step = extra["step"]
-    out = Path(args.out) if args.out else ckpt.parent / f"export-{step:07d}"
-    weights = save_encoder(out, encoder, spec, {**extra, "checkpoint": str(ckpt)})
-    print(f"exported the {spec.arch} encoder of {ckpt} (step {step}) to {weights}")
+    saved, _ = checkpoint_encoder(ckpt)
+    step = saved.trained_on.step
+    out = Path(args.out) if args.out else ckpt.parent / export_name(step)
+    weights = save_encoder(out, saved.module, saved.spec, {**saved.trained_on.record(), "checkpoint": str(ckpt)})
+    print(f"exported the {saved.spec.arch} encoder of {ckpt} (step {step}) to {weights}")
     return 0

@@ -34,6 +34,12 @@ COMMANDS = {  # name: the one-line help of ``modist --help``
     "convert": "import PySlowFast/pytorchvideo/mmaction2 weights as a modist run, or export to them",
 }
 MODULES = {"eval": "evaluate"}  # where a command's module name differs from the command
+# Library errors name parameters and config keys, never flags. Where a command's user needs the
+# flag instead, its printed error names it: command -> {what the library's message says: the flag}.
+FLAGS = {
+    "convert": {"trust_pickle=True": "--trust-pickle"},
+    "pretrain": {"train.overwrite=true": "--overwrite (train.overwrite=true)"},
+}
 
 
 class _ShowDefaults(argparse.HelpFormatter):
@@ -75,6 +81,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def with_flags(message: str, command: str) -> str:
+    """``message`` with the names :data:`FLAGS` lists for ``command`` replaced by their flags.
+
+    >>> with_flags("a.pt: refused; if you trust this file, pass trust_pickle=True", "convert")
+    'a.pt: refused; if you trust this file, pass --trust-pickle'
+    """
+    for name, flag in FLAGS.get(command, {}).items():
+        message = message.replace(name, flag)
+    return message
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C: the same unwinding, no partial outputs, exit status 143."""
 
@@ -108,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ModistError as exc:
-        print(f"modist: error: {exc}", file=sys.stderr)
+        print(f"modist: error: {with_flags(str(exc), args.command)}", file=sys.stderr)
         return 2
     except OSError as exc:  # a read-only folder, a full disk: the file and the reason, no traceback
         where = f"{exc.filename}: " if exc.filename else ""

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
 def interrupted_lines(args: argparse.Namespace, cfg: PretrainConfig) -> list[str]:
     """Which checkpoint a stopped run kept and the command that continues from it."""
-    from modist.training.checkpoint import numbered_checkpoints
+    from modist.models.run_files import numbered_checkpoints
 
     found = numbered_checkpoints(cfg.train.out_dir)
     if not found:

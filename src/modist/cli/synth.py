@@ -45,6 +45,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(option, dest=field, type=kind, default=None,
                             help=f"{text} (default {getattr(_DEFAULTS, field)})")
     parser.add_argument("--no-pan", action="store_true", help="no camera pan (default: pan with probability 0.5)")
+    parser.add_argument("--camouflage", action="store_true",
+                        help="draw the background from the actor's own texture, so only its motion singles it out "
+                             "(the demo's saliency split)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
     parser.add_argument("--task", choices=("classification", "detection"), default="classification",
                         help="detection: 2-3 actors per video, each with its own motion classes, written in the AVA "
@@ -99,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     config = replace(base_config(args.like), **{k: v for k, v in given.items() if v is not None})
     if args.no_pan:
         config = replace(config, camera_pan_prob=0.0)
+    if args.camouflage:
+        config = replace(config, camouflage=True)
     config.validate()
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"synth: --workers must be >= 1, got {args.workers}")

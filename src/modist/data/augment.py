@@ -51,6 +51,7 @@ class PairedAugment:
     def __init__(
         self,
         crop_size: int,
+        *,
         scale: tuple[float, float] = (0.5, 1.0),
         ratio: tuple[float, float] = (3 / 4, 4 / 3),
         flip: bool = True,

@@ -1,16 +1,25 @@
-"""Which decoder reads videos: PyAV (default) or, opted in, torchcodec.
+"""Which decoder reads videos, and :func:`open_source`, the one place that opens a video by backend name.
 
 The backend comes from the ``backend`` argument (``data.video_backend`` in training) or the
-``MODIST_VIDEO_BACKEND`` environment variable: ``pyav`` (default), ``torchcodec``, ``auto``
-(torchcodec when ``import torchcodec`` works cleanly, else PyAV), or ``nvdec`` (torchcodec's
-CUDA decoder on the GPU's video engine; when it is unavailable, :func:`resolve_backend` falls
-back to PyAV and :func:`nvdec_error` gives the one-line reason). Both return the same
-:class:`~modist.data.video.DecodedVideo` for the same requests; the torchcodec path is
-guarded because its CPU wheels need a system FFmpeg and newer wheels pull CUDA.
+``MODIST_VIDEO_BACKEND`` environment variable, one of :data:`~modist.choices.VIDEO_BACKENDS`:
+``pyav`` (default), ``torchcodec``, ``auto`` (torchcodec when ``import torchcodec`` works
+cleanly, else PyAV), or ``nvdec`` (torchcodec's CUDA decoder on the GPU's video engine; when
+it is unavailable, :func:`resolve_backend` falls back to PyAV and :func:`nvdec_error` gives
+the one-line reason). Each backend is a :class:`~modist.data.video.VideoSource` subclass
+(:class:`~modist.data.video.VideoReader`, :class:`TorchcodecReader`, :class:`NvdecReader`)
+returning the same :class:`~modist.data.video.DecodedVideo` for the same requests; the
+torchcodec path is guarded because its CPU wheels need a system FFmpeg and newer wheels pull CUDA.
 
 Example:
     >>> resolve_backend("auto") in ("pyav", "torchcodec")
     True
+    >>> import tempfile
+    >>> from modist.data.video import write_video
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.mp4")
+    >>> write_video(path, np.zeros((8, 32, 32, 3), np.uint8), fps=8)
+    >>> with open_source(path, backend="pyav") as source:
+    ...     type(source).__name__, source.clip(0.25, num_frames=3, stride=2).times.tolist()
+    ('VideoReader', [0.25, 0.5, 0.75])
 """
 
 from __future__ import annotations
@@ -21,9 +30,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from modist.choices import VIDEO_BACKENDS
+from modist.data.video import DecodedVideo, VideoInfo, VideoReader, VideoSource, cause_text, open_video
 from modist.errors import ConfigError, VideoReadError
-
-BACKENDS = ("pyav", "torchcodec", "auto", "nvdec")
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,8 +75,8 @@ def resolve_backend(backend: str | None = None) -> str:
     ``nvdec`` falls back to ``pyav`` when :func:`nvdec_error` says why it cannot run.
     """
     name = (backend or os.environ.get("MODIST_VIDEO_BACKEND") or "pyav").lower()
-    if name not in BACKENDS:
-        raise ConfigError(f"video backend {name!r} unknown; choose from {', '.join(BACKENDS)}")
+    if name not in VIDEO_BACKENDS:
+        raise ConfigError(f"video backend {name!r} unknown; choose from {', '.join(VIDEO_BACKENDS)}")
     if name == "nvdec":
         return "pyav" if nvdec_error() is not None else "nvdec"
     if name == "auto":
@@ -77,14 +86,19 @@ def resolve_backend(backend: str | None = None) -> str:
     return name
 
 
-def reader_for(path, backend: str | None = None, short_side: int | None = None, threads: int = 1):
-    """An open reader (context manager with ``frames_at``, ``frames``, ``clip``, ``info``)."""
-    from modist.data.video import VideoReader
+def open_source(
+    path: str | os.PathLike, backend: str | None = None, *, short_side: int | None = None, threads: int = 1
+) -> VideoSource:
+    """The open :class:`~modist.data.video.VideoSource` of the decoder ``backend`` resolves to.
 
+    ``backend`` as in :func:`resolve_backend`; ``short_side`` resizes the frames' shorter
+    side; ``threads`` is PyAV's decoder thread count (torchcodec chooses its own).
+    """
     name = resolve_backend(backend)
-    if name in ("torchcodec", "nvdec"):
-        return TorchcodecReader(path, short_side=short_side, device="cuda" if name == "nvdec" else "cpu")
-    return VideoReader(path, short_side=short_side, threads=threads)
+    if name == "pyav":
+        return VideoReader(path, short_side=short_side, threads=threads)
+    torchcodec_source = NvdecReader if name == "nvdec" else TorchcodecReader
+    return torchcodec_source(path, short_side=short_side)
 
 
 def describe_backend(backend: str | None) -> str:
@@ -101,54 +115,47 @@ def describe_backend(backend: str | None) -> str:
     return f"video decoding: {used}"
 
 
-class TorchcodecReader:
-    """torchcodec's exact-seek decoder behind :class:`~modist.data.video.VideoReader`'s interface.
+class TorchcodecReader(VideoSource):
+    """torchcodec's exact-seek CPU decoder (the ``torchcodec`` backend).
 
     Not exercised by the test suite where torchcodec is absent. Checked by hand with
     torchcodec 0.13 on PyAV's FFmpeg 8 libraries: ``tests/test_video.py`` passes with
     ``MODIST_VIDEO_BACKEND=torchcodec`` except the exact wording of the truncation error,
     and on the 23 shared clips it returned PyAV's frame for 137 of 138 random times (the
     other: variable-rate tree.avi, where torchcodec's frame rate is the average over the
-    pictures, 2.3 fps, not the container's 15, so the nominal grid differs too).
+    pictures, 2.3 fps, not the container's 15, so the nominal grid differs too). The
+    :attr:`timer` is not split by stage here.
     """
 
-    def __init__(self, path, short_side: int | None = None, device: str = "cpu"):
+    device = "cpu"  # where torchcodec decodes
+
+    def __init__(self, path: str | os.PathLike, short_side: int | None = None):
         from torchcodec.decoders import VideoDecoder
 
-        from modist.data.video import cause_text, open_video
-
-        self.path = str(path)
-        self.short_side = short_side
+        super().__init__(path, short_side)
         open_video(self.path).close()  # same missing / empty / no-video-stream messages as PyAV
         try:
-            extra = {"device": device} if device != "cpu" else {}
+            extra = {"device": self.device} if self.device != "cpu" else {}
             self._decoder = VideoDecoder(self.path, seek_mode="exact", dimension_order="NHWC", **extra)
         except Exception as exc:
             raise VideoReadError(self.path, f"cannot open ({cause_text(exc)})") from None
         meta = self._decoder.metadata
         self._begin = float(meta.begin_stream_seconds or 0.0)
         self._end = float(meta.end_stream_seconds or self._begin)
-        self.fps = float(meta.average_fps or 0.0)
-        self._frame_sec = 1.0 / self.fps if self.fps > 0 else 1.0 / 30
-        self.duration = self._end - self._begin
-        self.timer = None  # the stage timer of ClipSource (not split by stage here)
+        self._set_rate(float(meta.average_fps or 0.0), self._end - self._begin)
 
     def frame_grid(self) -> tuple[int, float]:
         info = self.info
         return info.num_frames, info.fps
 
     @property
-    def info(self):
-        from modist.data.video import VideoInfo
-
+    def info(self) -> VideoInfo:
         meta = self._decoder.metadata
         frames = meta.num_frames or int(round(self.duration * self.fps))
         return VideoInfo(self.path, int(frames), self.fps, self.duration, meta.width, meta.height,
                          str(meta.codec), 0, not meta.num_frames)
 
-    def frames_at(self, times: Sequence[float]):
-        from modist.data.video import DecodedVideo, cause_text
-
+    def frames_at(self, times: Sequence[float] | np.ndarray) -> DecodedVideo:
         times = np.asarray(times, dtype=np.float64).reshape(-1)
         if times.size == 0 or not np.all(np.isfinite(times)):
             raise ValueError(f"need finite times, got {times!r}")
@@ -167,20 +174,14 @@ class TorchcodecReader:
     def close(self) -> None:
         self._decoder = None
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+class NvdecReader(TorchcodecReader):
+    """torchcodec's CUDA decoder on the GPU's video engine (the ``nvdec`` backend).
 
+    Frames are copied back to host arrays, so the rest of the data path is unchanged.
+    """
 
-def _bind_grid_methods() -> None:
-    from modist.data.video import VideoReader
-
-    # Index and clip requests are the same time arithmetic for every backend.
-    TorchcodecReader.frames = VideoReader.frames
-    TorchcodecReader.clip = VideoReader.clip
-    TorchcodecReader.clips = VideoReader.clips
+    device = "cuda"
 
 
 def _resize_short_side(frames: np.ndarray, short_side: int) -> np.ndarray:
@@ -190,6 +191,3 @@ def _resize_short_side(frames: np.ndarray, short_side: int) -> np.ndarray:
     scale = short_side / min(height, width)
     size = (max(round(width * scale), 1), max(round(height * scale), 1))
     return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
-
-
-_bind_grid_methods()

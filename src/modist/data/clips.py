@@ -1,10 +1,15 @@
-"""Training and evaluation datasets that turn video records into clips (+ flow).
+"""Training and evaluation datasets that turn video records into clips (+ their motion input).
 
 :class:`PairClipDataset` yields, per video, two clips whose starts are
 ``min_clip_gap_sec``..``max_clip_gap_sec`` apart, as uint8 frames, and (when a motion source
-is given) the optical flow of every frame of each clip's *motion clip*. Spatial
-augmentation happens later, batched on the training device (:mod:`modist.data.augment`),
-so that crops and flips apply to frames and flow alike.
+is given) the motion of every frame of each clip's *motion clip*. Spatial augmentation
+happens later, batched on the training device (:mod:`modist.data.augment`), so that crops
+and flips apply to frames and motion alike.
+
+A dataset item is read in three steps: :meth:`ClipSource.open` probes the video (its frame
+grid: length and frame rate), the dataset samples clip starts on that grid, and
+:meth:`ProbedVideo.read` decodes the clips and asks the motion source
+(:class:`~modist.data.motion_source.MotionSource`) for the motion of their motion clips.
 
 The motion clip of an RGB clip is ``motion_frames`` frames every ``motion_stride`` frames
 from the RGB clip's start frame (:class:`ClipSource`; 0, the default, takes the RGB clip's
@@ -17,28 +22,28 @@ frames. The flow of motion frame ``t`` goes to :func:`~modist.data.sampling.flow
 ``(t)``: ``t + flow_gap`` (forward) or ``t - flow_gap`` (backward, the authors'), clamped to
 the video or segment. RGB frames, motion frames and partners are decoded in one read.
 
-A source whose ``encoded`` is True (:class:`~modist.data.prepared.PreparedMotion`, a prepared
-copy's motion input) reads the motion clip's frames already encoded, uint8 ``[Tm, H, W, C]``:
-items carry them as ``"motion"`` instead of ``"flow"``, and nothing is estimated.
+Items carry the motion under the source's :class:`~modist.data.motion_source.MotionKind`
+(``"flow"``, ``"partner_frames"`` or ``"motion"``, encoded); :func:`collate_clips` stacks
+items into a :class:`ClipBatch` with one field per kind.
 
 A video that cannot be read is skipped: the item comes back as ``{"unreadable": path}`` and
-:func:`collate_clips` drops it, counts it in ``batch["skipped"]`` and names it in
-``batch["skipped_paths"]`` (the paths travel with the batch out of loader workers).
+:func:`collate_clips` drops it, counts it in ``ClipBatch.skipped`` and names it in
+``ClipBatch.skipped_paths`` (the paths travel with the batch out of loader workers).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field, fields, replace
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from modist.data.backends import reader_for
+from modist.data.backends import open_source
+from modist.data.motion_source import MotionKind, MotionRequest, MotionSource
 from modist.data.records import VideoRecord
 from modist.data.sampling import (
     clip_indices,
@@ -50,71 +55,47 @@ from modist.data.sampling import (
     uniform_clip_starts,
 )
 from modist.data.timing import StageTimer, stage
-from modist.data.video import VideoReader, read_video
+from modist.data.video import read_video
 from modist.errors import VideoReadError
 
 log = logging.getLogger(__name__)
 
 
-class FlowSource(Protocol):
-    """Where the flow of clip frames comes from; implemented in :mod:`modist.flow.sources`.
-
-    The data layer does not import :mod:`modist.flow`: the trainer and the evaluation
-    encoder hand a source in (``EstimatedFlow``, ``FlowFromStore`` or ``PreparedMotion``).
-    A source may also set ``encoded = True``: its ``read`` then returns the encoded motion
-    input, uint8 ``[len(frames), H, W, C]``, and takes a ``timer`` keyword.
-    """
-
-    #: frames between the two frames of a flow pair
-    flow_gap: int
-    #: "forward" (frame t -> t + flow_gap) or "backward" (t -> t - flow_gap); see flow_partners
-    flow_direction: str
-    #: True: flow is read from a store (:meth:`read`); False: estimated from frames (:meth:`estimate`)
-    stored: bool
-
-    def estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
-        """float16 [N, H, W, 2] flow from ``frames0[i]`` to ``frames1[i]``."""
-        ...
-
-    def read(self, video_path: str, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """float16 [len(frames), H, W, 2] stored flow of the absolute frame indices ``frames``."""
-        ...
-
-
 @dataclass(frozen=True)
 class PartnerFrames:
-    """A :class:`FlowSource` that defers flow to the training process (``motion.flow_device=device``).
+    """A :class:`~modist.data.motion_source.MotionSource` that defers flow to the training process
+    (``motion.flow_device=device``).
 
-    Its ``estimate`` hands back each motion frame beside its flow partner, so the loader
-    ships uint8 ``[..., H, W, 6]`` under ``"flow"`` (RGB of the motion frame, then RGB of
-    its partner; instead of float ``[..., H, W, 2]``) and the training process estimates
-    the flow in batches on its device (:class:`modist.flow.sources.DeviceFlow`). The motion
-    frames travel too because the motion clip need not be the RGB clip. Decoding, sampling
-    and partners are those of on-the-fly flow.
+    It hands back each motion frame beside its flow partner, uint8 ``[..., H, W, 6]`` (RGB of
+    the motion frame, then RGB of its partner), which travel as ``partner_frames``; the
+    training process estimates the flow in batches on its device
+    (:class:`modist.flow.sources.DeviceFlow`). The motion frames travel too because the
+    motion clip need not be the RGB clip. Decoding, sampling and partners are those of
+    on-the-fly flow.
 
     Example:
         >>> frames = np.zeros((2, 4, 4, 3), np.uint8)
-        >>> PartnerFrames(flow_gap=5, flow_direction="backward").estimate(frames, frames + 1)[0, 0, 0].tolist()
+        >>> source = PartnerFrames(flow_gap=5, flow_direction="backward")
+        >>> source.motion(MotionRequest.pairs(frames, frames + 1))[0, 0, 0].tolist()
         [0, 0, 0, 1, 1, 1]
     """
 
     flow_gap: int = 1
     flow_direction: str = "forward"
-    stored = False
+    kind: ClassVar[MotionKind] = MotionKind.PARTNER_FRAMES
+    needs_partners: ClassVar[bool] = True
 
-    def estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
-        return np.concatenate([frames0, frames1], axis=-1)
-
-    def read(self, video_path: str, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        raise TypeError("PartnerFrames defers flow to the training device; it has no store to read")
+    def motion(self, request: MotionRequest) -> np.ndarray:
+        with stage(request.timer, "flow"):
+            return np.concatenate([request.pixels, request.partners], axis=-1)
 
 
 class FrameCache:
-    """Decoded frames (and memoised flow) of recently used videos, least recently used evicted."""
+    """Decoded frames (and memoised motion) of recently used videos, least recently used evicted."""
 
     def __init__(self, capacity: int):
         self.capacity = capacity
-        self._videos: OrderedDict[str, tuple[np.ndarray, float, dict]] = OrderedDict()
+        self._videos: OrderedDict[str, tuple[np.ndarray, float, dict, int]] = OrderedDict()
 
     def get(self, key: str):
         item = self._videos.get(key)
@@ -122,33 +103,46 @@ class FrameCache:
             self._videos.move_to_end(key)
         return item
 
-    def put(self, key: str, frames: np.ndarray, fps: float) -> tuple[np.ndarray, float, dict]:
-        item = (frames, fps, {})
+    def put(self, key: str, frames: np.ndarray, fps: float, first: int = 0) -> tuple[np.ndarray, float, dict, int]:
+        """Keep ``frames`` (file frames ``first`` on) and an empty motion memo under ``key``."""
+        item = (frames, fps, {}, first)
         self._videos[key] = item
         while len(self._videos) > self.capacity:
             self._videos.popitem(last=False)
         return item
 
 
-StartChooser = Callable[[int, float], "list[int]"]
+@dataclass
+class Clips:
+    """What :meth:`ProbedVideo.read` returns, one entry per start.
+
+    ``rgb``: uint8 ``[T, H, W, 3]`` clips; ``motion``: the motion of each clip's motion clip,
+    ``[Tm, H, W, C]`` of ``kind`` (:class:`~modist.data.motion_source.MotionKind`), or None
+    without a motion source.
+    """
+
+    rgb: list[np.ndarray]
+    motion: list[np.ndarray] | None = None
+    kind: MotionKind | None = None
 
 
 class ClipSource:
-    """Frames of the clips a dataset asks for, and the flow of their motion clips.
+    """Frames of the clips a dataset asks for, and the motion of their motion clips.
 
-    Two strategies, chosen by ``frame_cache``:
+    :meth:`open` probes a video; the caller samples starts on its frame grid and reads the
+    clips from the :class:`ProbedVideo`. Two strategies, chosen by ``frame_cache``:
 
     * ``frame_cache > 0``: decode whole videos once and keep the most recent ones in
-      memory, flow memoised per frame (small datasets such as the synthetic benchmark);
+      memory, motion memoised per frame (small datasets such as the synthetic benchmark);
     * ``frame_cache == 0``: open the video, seek and decode only the frames of the
       requested clips, their motion clips and the flow partners (real datasets with long
       videos), in one read.
 
     ``motion_frames`` x ``motion_stride`` is the motion clip of every clip, from the clip's
-    start frame (0: the RGB clip's frames / stride).
+    start frame (0: the RGB clip's frames / stride). ``flow`` is the motion source (None: RGB only).
     """
 
-    def __init__(self, flow: FlowSource | None, short_side: int = 0, frame_cache: int = 0, backend: str = "pyav",
+    def __init__(self, flow: MotionSource | None, short_side: int = 0, frame_cache: int = 0, backend: str = "pyav",
                  motion_frames: int = 0, motion_stride: int = 0):
         self.flow = flow
         self.backend = backend  # see modist.data.backends (seeking strategy only)
@@ -162,23 +156,26 @@ class ClipSource:
         self.timer: StageTimer | None = None
 
     def span(self, clip_frames: int, stride: int) -> int:
-        """Source frames from a start frame that a clip (and, with flow, its motion clip) covers."""
+        """Source frames from a start frame that a clip (and, with motion, its motion clip) covers."""
         if self.flow is None:
             return clip_span(clip_frames, stride)
         return joint_span(clip_frames, stride, self.motion_frames, self.motion_stride)
 
-    def clips(self, record: VideoRecord, choose_starts: StartChooser, clip_frames: int, stride: int
-              ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-        """RGB clips [T, H, W, 3] uint8 and (if ``flow``) flow [Tm, H, W, 2] float16 per start
-        (an ``encoded`` source: its motion input [Tm, H, W, C] uint8).
+    def open(self, record: VideoRecord) -> ProbedVideo:
+        """The video of ``record``, probed: its frame grid, from which clips are then read.
 
-        ``choose_starts(num_frames, fps)`` picks start frames once the length is known; the
-        motion clip of each has ``Tm`` frames (``motion_frames``, else ``clip_frames``).
-        Raises VideoReadError for unreadable videos.
+        Seeking reads the container's frame count and rate and decodes nothing yet; the frame
+        cache decodes the whole video (once). Close the result (it is a context manager).
+        Raises VideoReadError for unreadable videos and segments without frames.
         """
         if self.cache is not None:
-            return self._from_frame_cache(record, choose_starts, clip_frames, stride)
-        return self._by_seeking(record, choose_starts, clip_frames, stride)
+            return self._open_cached(record)
+        return self._open_by_seeking(record)
+
+    def read(self, record: VideoRecord, starts: list[int], clip_frames: int, stride: int) -> Clips:
+        """:meth:`open`, read the clips at ``starts`` (chosen without the frame grid), close."""
+        with self.open(record) as video:
+            return video.read(starts, clip_frames, stride)
 
     def _motion_indices(self, starts: list[int], clip_frames: int, stride: int, num_frames: int
                         ) -> list[np.ndarray]:
@@ -188,97 +185,146 @@ class ClipSource:
     def _partners(self, frames: np.ndarray, num_frames: int) -> np.ndarray:
         return flow_partners(frames, self.flow.flow_gap, self.flow.flow_direction, num_frames)
 
-    def _from_frame_cache(self, record, choose_starts, clip_frames, stride):
+    def _open_cached(self, record: VideoRecord) -> ProbedVideo:
         key = f"{record.path}|{record.start_sec}|{record.end_sec}"
         item = self.cache.get(key)
         if item is None:
             decoded = read_video(record.path, short_side=self.short_side or None)
-            frames = _trim(decoded.frames, decoded.times, record)
-            item = self.cache.put(key, frames, decoded.fps)
-        frames, fps, memo = item
-        starts = choose_starts(len(frames), fps)
-        rgb = [frames[clip_indices(s, clip_frames, stride, len(frames))] for s in starts]
-        if self.flow is None:
-            return rgb, None
-        idx = self._motion_indices(starts, clip_frames, stride, len(frames))
-        if self.flow.stored:
-            return rgb, self._from_flow_store(record, idx, 0, frames.shape[1:3])
-        todo = [i for i in dict.fromkeys(np.concatenate(idx).tolist()) if i not in memo]
-        if todo:
-            for i, f in zip(todo, self._estimate(frames[todo], frames[self._partners(np.array(todo), len(frames))])):
-                memo[i] = f
-        return rgb, [np.stack([memo[i] for i in clip.tolist()]) for clip in idx]
+            frames, first = _trim(decoded.frames, decoded.times, record)
+            item = self.cache.put(key, frames, decoded.fps, first)
+        frames, fps, memo, first = item
+        return _CachedVideo(self, record, frames, fps, memo, first)
 
-    def _by_seeking(self, record, choose_starts, clip_frames, stride):
+    def _open_by_seeking(self, record: VideoRecord) -> ProbedVideo:
         with stage(self.timer, "decode"):
-            if self.backend == "pyav":
-                reader = VideoReader(record.path, short_side=self.short_side or None)
-            else:
-                reader = reader_for(record.path, backend=self.backend, short_side=self.short_side or None)
-        with reader:
+            reader = open_source(record.path, self.backend, short_side=self.short_side or None)
+        try:
             reader.timer = self.timer
             total, fps = reader.frame_grid()  # no decoding: info would decode frame 0 for its orientation
             fps = fps if fps > 0 else 30.0
             first = int(round((record.start_sec or 0.0) * fps))
             end = total if record.end_sec is None else min(total, int(round(record.end_sec * fps)))
-            num_frames = end - first
-            if num_frames <= 0:
+            if end - first <= 0:
                 raise VideoReadError(f"{record.path}: no frames between {record.start_sec} s and {record.end_sec} s")
-            starts = choose_starts(num_frames, fps)
-            idx = [clip_indices(s, clip_frames, stride, num_frames) for s in starts]
-            motion = self._motion_indices(starts, clip_frames, stride, num_frames) if self.flow is not None else []
-            flat = np.concatenate(motion) if motion else np.zeros(0, np.int64)
-            from_store = self.flow is not None and self.flow.stored
-            # Overlapping clips (many evaluation views of a short video) share frames: estimate
-            # each motion frame's flow once.
-            unique, inverse = np.unique(flat, return_inverse=True)
-            partners = self._partners(unique, num_frames) if self.flow is not None and not from_store else flat[:0]
-            needed = [*idx, unique] if not from_store else idx
-            wanted = np.unique(np.concatenate([*needed, partners]))
-            decoded = reader.frames(wanted + first).frames
-        position = {int(i): k for k, i in enumerate(wanted)}
-        rgb = [decoded[[position[int(i)] for i in clip]] for clip in idx]
-        if self.flow is None:
-            return rgb, None
-        if from_store:
-            return rgb, self._from_flow_store(record, motion, first, decoded.shape[1:3])
-        flows = self._estimate(decoded[[position[int(i)] for i in unique]],
-                               decoded[[position[int(i)] for i in partners]])[inverse.reshape(-1)]
-        return rgb, list(flows.reshape(len(motion), -1, *flows.shape[1:]))
+        except BaseException:
+            reader.close()
+            raise
+        return _SeekingVideo(self, record, reader, end - first, fps, first)
 
-    def _estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
-        with stage(self.timer, "flow"):
-            return self.flow.estimate(frames0, frames1)
+    def _motion(self, record: VideoRecord, frames: np.ndarray, size: tuple[int, int],
+                pixels: np.ndarray | None = None, partners: np.ndarray | None = None) -> np.ndarray:
+        return self.flow.motion(MotionRequest(record.path, frames, size, pixels, partners, self.timer))
 
-    def _from_flow_store(self, record: VideoRecord, idx: list[np.ndarray], first: int,
+    def _motion_by_index(self, record: VideoRecord, idx: list[np.ndarray], first: int,
                          size: tuple[int, int]) -> list[np.ndarray]:
-        flat = np.concatenate(idx) + first
-        if getattr(self.flow, "encoded", False):
-            # Decoded like the RGB: it times itself ("motion") and reports its reads for the decode floor.
-            read = self.flow.read(record.path, flat, size, timer=self.timer)
-        else:
-            with stage(self.timer, "flow"):
-                read = self.flow.read(record.path, flat, size)
+        """The motion of clips ``idx`` (frame ``i`` of the grid is frame ``first + i`` of the file), read by index."""
+        read = self._motion(record, np.concatenate(idx) + first, size)
         return list(read.reshape(len(idx), -1, *read.shape[1:]))
 
 
-def _trim(frames: np.ndarray, times: np.ndarray, record: VideoRecord) -> np.ndarray:
+class ProbedVideo:
+    """A video :meth:`ClipSource.open` has probed: ``num_frames`` frames at ``fps`` (a segment
+    record's own frames), the grid clip starts are sampled on. :meth:`read` decodes clips."""
+
+    def __init__(self, source: ClipSource, record: VideoRecord, num_frames: int, fps: float):
+        self.source = source
+        self.record = record
+        self.num_frames = num_frames
+        self.fps = fps
+
+    def read(self, starts: list[int], clip_frames: int, stride: int) -> Clips:
+        """RGB clips of ``clip_frames`` frames ``stride`` apart from each start, and (with a motion
+        source) the motion of each one's motion clip (``motion_frames``, else ``clip_frames``, frames).
+        Raises VideoReadError for unreadable frames."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the file (nothing to release for a video in the frame cache)."""
+
+    def __enter__(self) -> ProbedVideo:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _CachedVideo(ProbedVideo):
+    def __init__(self, source: ClipSource, record: VideoRecord, frames: np.ndarray, fps: float, memo: dict,
+                 first: int = 0):
+        super().__init__(source, record, len(frames), fps)
+        self.frames = frames
+        self.memo = memo  # motion by frame index, kept with the frames
+        self.first = first  # file frame of frames[0] (a segment's first frame): what a store is indexed by
+
+    def read(self, starts: list[int], clip_frames: int, stride: int) -> Clips:
+        src, frames, n = self.source, self.frames, self.num_frames
+        rgb = [frames[clip_indices(s, clip_frames, stride, n)] for s in starts]
+        if src.flow is None:
+            return Clips(rgb)
+        idx = src._motion_indices(starts, clip_frames, stride, n)
+        if not src.flow.needs_partners:
+            return Clips(rgb, src._motion_by_index(self.record, idx, self.first, frames.shape[1:3]), src.flow.kind)
+        todo = [i for i in dict.fromkeys(np.concatenate(idx).tolist()) if i not in self.memo]
+        if todo:
+            at = np.array(todo)
+            for i, f in zip(todo, src._motion(self.record, at, frames.shape[1:3], frames[todo],
+                                              frames[src._partners(at, n)])):
+                self.memo[i] = f
+        return Clips(rgb, [np.stack([self.memo[i] for i in clip.tolist()]) for clip in idx], src.flow.kind)
+
+
+class _SeekingVideo(ProbedVideo):
+    def __init__(self, source: ClipSource, record: VideoRecord, reader, num_frames: int, fps: float, first: int):
+        super().__init__(source, record, num_frames, fps)
+        self.reader = reader
+        self.first = first  # file frame of the grid's frame 0 (a segment's start)
+
+    def read(self, starts: list[int], clip_frames: int, stride: int) -> Clips:
+        src, n, first = self.source, self.num_frames, self.first
+        idx = [clip_indices(s, clip_frames, stride, n) for s in starts]
+        motion = src._motion_indices(starts, clip_frames, stride, n) if src.flow is not None else []
+        flat = np.concatenate(motion) if motion else np.zeros(0, np.int64)
+        by_index = src.flow is not None and not src.flow.needs_partners
+        # Overlapping clips (many evaluation views of a short video) share frames: compute
+        # each motion frame's motion once.
+        unique, inverse = np.unique(flat, return_inverse=True)
+        partners = src._partners(unique, n) if src.flow is not None and not by_index else flat[:0]
+        needed = [*idx, unique] if not by_index else idx
+        wanted = np.unique(np.concatenate([*needed, partners]))
+        decoded = self.reader.frames(wanted + first).frames
+        position = {int(i): k for k, i in enumerate(wanted)}
+        rgb = [decoded[[position[int(i)] for i in clip]] for clip in idx]
+        if src.flow is None:
+            return Clips(rgb)
+        if by_index:
+            return Clips(rgb, src._motion_by_index(self.record, motion, first, decoded.shape[1:3]), src.flow.kind)
+        out = src._motion(self.record, unique + first, decoded.shape[1:3], decoded[[position[int(i)] for i in unique]],
+                          decoded[[position[int(i)] for i in partners]])[inverse.reshape(-1)]
+        return Clips(rgb, list(out.reshape(len(motion), -1, *out.shape[1:])), src.flow.kind)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def _trim(frames: np.ndarray, times: np.ndarray, record: VideoRecord) -> tuple[np.ndarray, int]:
+    """The record's segment of the decoded frames, and the file frame index of its first frame."""
     if record.start_sec is None and record.end_sec is None:
-        return frames
+        return frames, 0
     lo = record.start_sec or 0.0
     hi = record.end_sec if record.end_sec is not None else np.inf
     keep = (times >= lo - 1e-6) & (times < hi)
     if not keep.any():
         raise VideoReadError(f"{record.path}: no frames between {lo} s and {hi} s")
-    return frames[keep]
+    return frames[keep], int(np.argmax(keep))
 
 
 class _ClipDataset(Dataset):
     """Shared decoding and item assembly; subclasses choose the clip start frames.
 
-    Items hold ``rgb`` [V, T, H, W, 3] uint8 and, with a flow source, ``flow`` [V, Tm, H, W, 2]
-    (Tm: the source's motion clip; [..., 6] uint8 frame and partner with :class:`PartnerFrames`)
-    at the same H, W; with an ``encoded`` source ``motion`` [V, Tm, H, W, C] uint8 instead.
+    Items hold ``rgb`` [V, T, H, W, 3] uint8 and, with a motion source, its motion [V, Tm, H, W, C]
+    (Tm: the source's motion clip) at the same H, W under the source's kind: ``flow`` (float16,
+    C = 2), ``partner_frames`` (uint8 frame and partner, C = 6) or ``motion`` (uint8, encoded).
+    Each item is read in the three steps of the module docstring: probe, sample, read.
     """
 
     #: training samples one item holds (PairClipDataset's clips_per_video)
@@ -301,10 +347,12 @@ class _ClipDataset(Dataset):
     def _starts(self, num_frames: int, fps: float) -> list[int]:
         raise NotImplementedError
 
-    def __getitem__(self, index: int) -> dict | None:
+    def __getitem__(self, index: int) -> dict:
         record = self.records[index]
         try:
-            rgb, flow = self.source.clips(record, self._starts, self.clip_frames, self.stride)
+            with self.source.open(record) as video:
+                starts = self._starts(video.num_frames, video.fps)
+                clips = video.read(starts, self.clip_frames, self.stride)
         except VideoReadError as exc:
             # Not a warning: in a loader worker it would print into the progress bar, once per read.
             # Callers count the distinct paths from the batch and report them once.
@@ -312,20 +360,19 @@ class _ClipDataset(Dataset):
             return {"unreadable": str(record.path)}
         k = self.samples_per_item
         item = {
-            "rgb": torch.from_numpy(_group(np.stack(rgb), k)),
+            "rgb": torch.from_numpy(_group(np.stack(clips.rgb), k)),
             "label": -1 if record.label is None else int(record.label),
             "index": index,
         }
-        if flow is not None:
-            key = "motion" if getattr(self.source.flow, "encoded", False) else "flow"
-            item[key] = torch.from_numpy(_group(np.stack(flow), k))
+        if clips.motion is not None:
+            item[clips.kind.value] = torch.from_numpy(_group(np.stack(clips.motion), k))
         if k > 1:
             item["samples"] = k  # collate_clips splits the item into k samples
         return item
 
 
 class PairClipDataset(_ClipDataset):
-    """Two clips of each video (a positive pair) plus their motion clips' flow when ``source.flow`` is set.
+    """Two clips of each video (a positive pair) plus their motion clips' motion when ``source.flow`` is set.
 
     ``clips_per_video > 1`` draws that many pairs from one read of the video (PySlowFast's
     multi-clip setting): the reader decodes the union of their frames in one pass, and
@@ -339,6 +386,7 @@ class PairClipDataset(_ClipDataset):
         self,
         records: list[VideoRecord],
         source: ClipSource,
+        *,
         clip_frames: int = 8,
         stride: int = 2,
         min_clip_gap_sec: float = 0.5,
@@ -373,14 +421,62 @@ class MultiClipDataset(_ClipDataset):
         return uniform_clip_starts(num_frames, self.clip_frames, self.stride, self.num_clips, span=self.span)
 
 
-def collate_clips(items: list[dict | None]) -> dict:
+@dataclass
+class ClipBatch:
+    """The readable clips of a loader batch, stacked on the CPU (:func:`collate_clips`).
+
+    ``rgb`` uint8 [B, V, T, H, W, 3]. The motion sits in the one field of its source's
+    :class:`~modist.data.motion_source.MotionKind`: ``flow`` float16 [B, V, Tm, H, W, 2],
+    ``partner_frames`` uint8 [..., 6] (flow still to estimate on the device) or ``motion``
+    uint8 [..., C] (already encoded). ``frame_size`` [B, 2] is each clip's true (h, w) inside
+    the padded frames, ``labels`` [B] the class (-1 where unknown), ``indices`` [B] the dataset
+    positions. ``skipped`` counts the unreadable videos and ``skipped_paths`` names them; a
+    batch without a readable clip has only those.
+
+    Example:
+        >>> batch = ClipBatch(rgb=torch.zeros(3, 2, 4, 8, 8, 3, dtype=torch.uint8), labels=torch.tensor([0, 1, -1]))
+        >>> batch.size, batch.head(2).size, batch.head(2).labels.tolist(), batch.flow is None
+        (3, 2, [0, 1], True)
+    """
+
+    rgb: torch.Tensor | None = None
+    flow: torch.Tensor | None = None
+    partner_frames: torch.Tensor | None = None
+    motion: torch.Tensor | None = None
+    frame_size: torch.Tensor | None = None
+    labels: torch.Tensor | None = None
+    indices: torch.Tensor | None = None
+    skipped: int = 0
+    skipped_paths: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """Readable clips in the batch."""
+        return 0 if self.rgb is None else len(self.rgb)
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), torch.Tensor)}
+
+    def head(self, n: int) -> ClipBatch:
+        """The first ``n`` clips."""
+        return replace(self, **{name: x[:n] for name, x in self._tensors().items()})
+
+    def pin_memory(self) -> ClipBatch:
+        """The batch in page-locked memory (torch's DataLoader calls this when ``pin_memory=True``)."""
+        return replace(self, **{name: x.pin_memory() for name, x in self._tensors().items()})
+
+
+#: the ClipBatch fields (and item keys) motion can travel in, one per MotionKind
+MOTION_FIELDS = tuple(kind.value for kind in MotionKind)
+
+
+def collate_clips(items: list[dict | None]) -> ClipBatch:
     """Stack the readable items; ``skipped`` counts the unreadable ones, ``skipped_paths`` names them."""
     items = split_samples(items)  # clips_per_video > 1: one item, several samples
     good = [it for it in items if it is not None and "unreadable" not in it]
-    batch: dict = {"skipped": len(items) - len(good), "size": len(good),
-                   "skipped_paths": [it["unreadable"] for it in items if it is not None and "unreadable" in it]}
+    skipped_paths = [it["unreadable"] for it in items if it is not None and "unreadable" in it]
     if not good:
-        return batch
+        return ClipBatch(skipped=len(items) - len(good), skipped_paths=skipped_paths)
     # Videos of different sizes (real datasets) are padded, not cropped, to the batch's largest
     # size: cropping to the smallest would confine every clip's random crop to the centre of
     # the batch's narrowest frame (one portrait video among landscape ones). The augmentation
@@ -388,14 +484,14 @@ def collate_clips(items: list[dict | None]) -> dict:
     # costs at most the batch's frames at the largest size, which the batch holds anyway.
     sizes = [tuple(it["rgb"].shape[-3:-1]) for it in good]
     h, w = max(s[0] for s in sizes), max(s[1] for s in sizes)
-    batch["rgb"] = _stack_padded([it["rgb"] for it in good], h, w)
-    batch["frame_size"] = torch.tensor(sizes, dtype=torch.int64)  # [B, 2] (h, w), frames top-left
-    batch["label"] = torch.tensor([it["label"] for it in good])
-    batch["index"] = torch.tensor([it["index"] for it in good])
-    for key in ("flow", "motion"):  # motion: a prepared copy's encoded motion input, uint8
-        if key in good[0]:
-            batch[key] = _stack_padded([it[key] for it in good], h, w)
-    return batch
+    motion = {key: _stack_padded([it[key] for it in good], h, w) for key in MOTION_FIELDS if key in good[0]}
+    return ClipBatch(
+        rgb=_stack_padded([it["rgb"] for it in good], h, w),
+        frame_size=torch.tensor(sizes, dtype=torch.int64),  # [B, 2] (h, w), frames top-left
+        labels=torch.tensor([it["label"] for it in good]),
+        indices=torch.tensor([it["index"] for it in good]),
+        skipped=len(items) - len(good), skipped_paths=skipped_paths, **motion,
+    )
 
 
 def _group(x: np.ndarray, k: int) -> np.ndarray:
@@ -413,7 +509,7 @@ def split_samples(items: list[dict | None]) -> list[dict | None]:
             continue
         for j in range(k):
             part = {"rgb": it["rgb"][j], "label": it["label"], "index": it["index"]}
-            for key in ("flow", "motion"):
+            for key in MOTION_FIELDS:
                 if key in it:
                     part[key] = it[key][j]
             out.append(part)
@@ -436,6 +532,6 @@ def _stack_padded(xs: list[torch.Tensor], h: int, w: int) -> torch.Tensor:
 
 
 __all__ = [
-    "ClipSource", "FlowSource", "PairClipDataset", "PartnerFrames", "MultiClipDataset", "collate_clips",
-    "split_samples",
+    "ClipBatch", "ClipSource", "Clips", "MultiClipDataset", "PairClipDataset", "PartnerFrames", "ProbedVideo",
+    "collate_clips", "split_samples",
 ]

@@ -218,7 +218,7 @@ def _check_settings(out: Path, settings: PrepareSettings, motion: dict[str, Any]
     if marker.is_file():
         found = json.loads(marker.read_text())
         if found != wanted:
-            raise ConfigError(f"{out} was prepared with other settings {found}; choose another --out")
+            raise ConfigError(f"{out} was prepared with other settings {found}; choose another output folder")
     else:
         write_text(marker, json.dumps(wanted, indent=2) + "\n")
 

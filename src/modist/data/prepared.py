@@ -32,12 +32,13 @@ import os
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import av
 import numpy as np
 
 from modist.atomic import AtomicWriter
+from modist.data.motion_source import MotionKind, MotionRequest
 from modist.data.timing import StageTimer, stage
 from modist.data.video import VideoReader, open_video
 from modist.errors import ConfigError, DataError
@@ -160,32 +161,31 @@ def motion_path(root: str | os.PathLike, video_path: str | os.PathLike) -> Path:
 
 @dataclass(frozen=True)
 class PreparedMotion:
-    """A :class:`~modist.data.clips.FlowSource` that reads a prepared copy's encoded motion input.
+    """A :class:`~modist.data.motion_source.MotionSource` that reads a prepared copy's encoded motion input.
 
-    ``read`` returns uint8 ``[N, H, W, 1]`` (``encoded``: the clip datasets ship it as
-    ``"motion"``, which the device pipeline crops and flips with the RGB's boxes and does not
-    encode again). One open and one seek per frame (every frame is a keyframe), like the RGB.
+    It returns uint8 ``[N, H, W, 1]`` (``ENCODED``: the clip datasets ship it as ``motion``,
+    which the device pipeline crops and flips with the RGB's boxes and does not encode
+    again). One open and one seek per frame (every frame is a keyframe), like the RGB.
     """
 
     root: str
     flow_gap: int = 1
     flow_direction: str = "forward"
-    stored = True
-    encoded = True
+    kind: ClassVar[MotionKind] = MotionKind.ENCODED
+    needs_partners: ClassVar[bool] = False
 
-    def estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
-        raise TypeError("PreparedMotion reads the prepared motion input; it does not estimate")
+    def motion(self, request: MotionRequest) -> np.ndarray:
+        """Motion frames ``request.frames`` (indices of the video) at ``request.size`` (H, W);
+        VideoReadError if unreadable.
 
-    def read(self, video_path: str, frames: np.ndarray, size: tuple[int, int],
-             timer: StageTimer | None = None) -> np.ndarray:
-        """Motion frames ``frames`` (indices of the video) at ``size`` (H, W); VideoReadError if unreadable.
-
-        ``timer`` gets the CPU under ``"motion"`` and the frames read (the decode floor's input).
-        A copy stored at another size than the frames are decoded at is resized: flow edges
-        are a derivative of a magnitude measured in pixels, so resizing the flow by ``s``
-        scales the magnitude by ``s`` and its slope per pixel by ``1 / s``, which cancel.
+        The request's timer gets the CPU under ``"motion"`` and the frames read (the decode
+        floor's input): the input is decoded like the RGB. A copy stored at another size than
+        the frames are decoded at is resized: flow edges are a derivative of a magnitude
+        measured in pixels, so resizing the flow by ``s`` scales the magnitude by ``s`` and its
+        slope per pixel by ``1 / s``, which cancel.
         """
-        path = motion_path(self.root, video_path)
+        frames, size, timer = request.frames, request.size, request.timer
+        path = motion_path(self.root, request.video_path)
         sub = StageTimer() if timer is not None else None
         with stage(timer, "motion"):
             reader = VideoReader(path, luma=True)

@@ -1,8 +1,12 @@
-"""Reading and writing video files with PyAV: probing, exact seeking, clips.
+"""Reading video files: the decoder-independent :class:`VideoSource` and PyAV's :class:`VideoReader`.
+
+:class:`VideoSource` is what every decoder offers (frames by time, by nominal index, as
+clips); :class:`VideoReader` is the PyAV one, the default. The other decoders and the
+factory that picks one by name are in :mod:`modist.data.backends`.
 
 Every failure to read raises :class:`~modist.errors.VideoReadError` whose message
-starts with the file path, so callers can skip-and-count (see
-:class:`modist.data.decode_stats.DecodeStats`) or report it in one line.
+starts with the file path (its :attr:`~modist.errors.VideoReadError.kind` names the
+failure), so callers can skip the video or report it in one line.
 
 Time is the canonical coordinate: ``t`` seconds after the video stream's first frame.
 A request for time ``t`` returns the frame *on screen* at ``t`` (the last frame whose
@@ -19,7 +23,8 @@ Example:
     >>> write_video(path, frames, fps=8)
     >>> read_video(path).frames.shape
     (4, 32, 32, 3)
-    >>> read_clip(path, start_sec=0.0, num_frames=2, stride=2).times.tolist()
+    >>> with VideoReader(path) as reader:
+    ...     reader.clip(start_sec=0.0, num_frames=2, stride=2).times.tolist()
     [0.0, 0.25]
 """
 
@@ -27,10 +32,12 @@ from __future__ import annotations
 
 import heapq
 import os
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -76,7 +83,7 @@ class DecodedVideo:
     frames: np.ndarray  # uint8 [T, H, W, 3] RGB
     times: np.ndarray  # float64 [T] presentation time of each frame in seconds
     fps: float
-    next_frames: np.ndarray | None = None  # [T, H, W, 3]: one nominal frame later (read_clip with_next)
+    next_frames: np.ndarray | None = None  # [T, H, W, 3]: one nominal frame later (clip with_next)
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,98 @@ def _stream_fps(stream: av.video.stream.VideoStream) -> float:
     return float(rate) if rate else 0.0
 
 
+_Source = TypeVar("_Source", bound="VideoSource")
+
+
+class VideoSource(ABC):
+    """One open video, read by time; one subclass per decoder.
+
+    A subclass opens the file, sets :attr:`fps` and :attr:`duration` (by :meth:`_set_rate`)
+    and answers :meth:`frames_at`, :attr:`info` and :meth:`frame_grid`; requests by nominal
+    index and clips are the same time arithmetic for every decoder and live here.
+    :func:`modist.data.backends.open_source` opens the subclass a backend name stands for.
+    """
+
+    #: per-stage CPU timer of the reads ("decode", "convert"; decoders may not split them); None = off
+    timer: StageTimer | None
+
+    def __init__(self, path: str | os.PathLike, short_side: int | None = None):
+        self.path = str(path)
+        self.short_side = short_side
+        self.timer = None
+        self.fps = 0.0
+        self.duration = 0.0
+        self._frame_sec = 1.0 / 30
+
+    def _set_rate(self, fps: float, duration: float) -> None:
+        """Record the frame rate and duration (fps 0: unknown, the nominal grid then has 30 frames a second)."""
+        self.fps = fps
+        self._frame_sec = 1.0 / fps if fps > 0 else 1.0 / 30
+        self.duration = duration
+
+    @abstractmethod
+    def frames_at(self, times: Sequence[float] | np.ndarray) -> DecodedVideo:
+        """The frames on screen at ``times`` (seconds from the first frame), in request order.
+
+        Times before the first frame give the first frame and times past the last frame
+        the last one; a file damaged before a requested time raises VideoReadError.
+        """
+
+    @property
+    @abstractmethod
+    def info(self) -> VideoInfo:
+        """What the container reports (may decode the first frame)."""
+
+    @abstractmethod
+    def frame_grid(self) -> tuple[int, float]:
+        """``(num_frames, fps)`` of :attr:`info`, as cheaply as the decoder allows."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the file; the source cannot read afterwards."""
+
+    def __enter__(self: _Source) -> _Source:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def frames(self, indices: Sequence[int] | np.ndarray) -> DecodedVideo:
+        """Frames at positions of the nominal frame grid (``time = index / fps``)."""
+        indices = np.asarray(indices).reshape(-1)
+        if indices.size and indices.min() < 0:
+            raise ValueError(f"frame indices must be >= 0, got {indices.min()}")
+        return self.frames_at(indices * self._frame_sec)
+
+    def clip(self, start_sec: float, num_frames: int, stride: int, with_next: bool = False) -> DecodedVideo:
+        """``num_frames`` frames ``stride`` nominal frames apart from ``start_sec``.
+
+        ``with_next`` also returns the frame one nominal frame after each (for flow) in
+        ``next_frames``, decoded in the same pass.
+        """
+        return self.clips([start_sec], num_frames, stride, with_next)[0]
+
+    def clips(
+        self, starts: Sequence[float], num_frames: int, stride: int, with_next: bool = False
+    ) -> list[DecodedVideo]:
+        """Several clips (e.g. the two views of a training pair) read in one request.
+
+        One :meth:`frames_at` call, so a decoder can share seeks between the clips (PyAV:
+        clips less than ``MAX_FORWARD_SEC`` apart share one seek and decode run).
+        """
+        step = self._frame_sec
+        grid = np.arange(num_frames) * stride * step
+        per_clip = [np.concatenate([s + grid, s + grid + step]) if with_next else s + grid for s in starts]
+        both = self.frames_at(np.concatenate(per_clip))
+        out, offset = [], 0
+        for times in per_clip:
+            frames, stamps = both.frames[offset : offset + len(times)], both.times[offset : offset + len(times)]
+            offset += len(times)
+            nxt = frames[num_frames:] if with_next else None
+            out.append(DecodedVideo(frames[:num_frames], stamps[:num_frames], self.fps, nxt))
+        return out
+
+
 class _LandedLate(Exception):
     """The seek put the decoder after the first requested time."""
 
@@ -142,14 +241,15 @@ class _Reordered(Exception):
     """Presentation times went backwards: decode again with a reorder window."""
 
 
-class VideoReader:
-    """Seek-and-decode access to one video; open once, read several clips.
+class VideoReader(VideoSource):
+    """PyAV's seek-and-decode access to one video (the ``pyav`` backend); open once, read several clips.
 
     ``short_side`` resizes (during the RGB conversion, which is cheaper than resizing
     afterwards) so the upright frame's shorter side has that many pixels. ``threads``
     is FFmpeg's decoder thread count (1 suits DataLoader workers; 0 = FFmpeg decides).
     ``luma`` returns the Y plane alone as ``[H, W, 1]``, unconverted and not resized: single-channel
-    streams such as the motion input ``modist prepare`` writes.
+    streams such as the motion input ``modist prepare`` writes. The :attr:`timer` stages are
+    "decode" (seek + demux + decode) and "convert" (RGB + resize).
 
     Example:
         >>> import tempfile
@@ -162,8 +262,7 @@ class VideoReader:
     """
 
     def __init__(self, path: str | os.PathLike, short_side: int | None = None, threads: int = 1, luma: bool = False):
-        self.path = str(path)
-        self.short_side = short_side
+        super().__init__(path, short_side)
         self.luma = luma
         self._threads = threads
         self._container = open_video(self.path)
@@ -172,8 +271,7 @@ class VideoReader:
         self._lookahead = REORDER_WINDOW if self._stream.codec_context.has_b_frames else 0
         self._decode_error: str | None = None
         self._keyframes: np.ndarray | None = None  # index timestamps of keyframes (stream time base)
-        #: per-stage CPU timer ("decode": seek + demux + decode, "convert": RGB + resize); None = off
-        self.timer: StageTimer | None = None
+        self._untouched = True  # nothing decoded or sought yet: the demuxer stands at the first packet
 
     def _setup_stream(self) -> None:
         stream = self._container.streams.video[0]
@@ -186,9 +284,7 @@ class VideoReader:
         self._time_base = stream.time_base or Fraction(1, av.time_base)
         self._tb = float(self._time_base)
         self._start = stream.start_time or 0
-        self.fps = _stream_fps(stream)
-        self._frame_sec = 1.0 / self.fps if self.fps > 0 else 1.0 / 30
-        self.duration = self._duration()
+        self._set_rate(_stream_fps(stream), self._duration())
 
     def _duration(self) -> float:
         stream, container = self._stream, self._container
@@ -201,12 +297,6 @@ class VideoReader:
 
     def close(self) -> None:
         self._container.close()
-
-    def __enter__(self) -> VideoReader:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     @property
     def orientation(self) -> Orientation:
@@ -236,11 +326,10 @@ class VideoReader:
     # -- reading ------------------------------------------------------------------
 
     def frames_at(self, times: Sequence[float] | np.ndarray) -> DecodedVideo:
-        """The frames on screen at ``times`` (seconds from the first frame), in request order.
+        """The frames on screen at ``times`` (see :meth:`VideoSource.frames_at`).
 
-        Times before the first frame give the first frame and times past the last frame
-        the last one, unless decoding stopped well before the container's duration: then
-        the file is truncated and VideoReadError says where decoding stopped.
+        Truncation shows as decoding that stops well before the container's duration; the
+        VideoReadError then says where decoding stopped.
         """
         times = np.asarray(times, dtype=np.float64).reshape(-1)
         if times.size == 0 or not np.all(np.isfinite(times)):
@@ -261,49 +350,34 @@ class VideoReader:
             frames = np.stack([rgb[id(picked[i][1])] for i in inverse])
         return DecodedVideo(frames, np.array([picked[i][0] for i in inverse]), self.fps)
 
-    def frames(self, indices: Sequence[int] | np.ndarray) -> DecodedVideo:
-        """Frames at positions of the nominal frame grid (``time = index / fps``)."""
-        indices = np.asarray(indices).reshape(-1)
-        if indices.size and indices.min() < 0:
-            raise ValueError(f"frame indices must be >= 0, got {indices.min()}")
-        return self.frames_at(indices * self._frame_sec)
-
-    def clip(self, start_sec: float, num_frames: int, stride: int, with_next: bool = False) -> DecodedVideo:
-        """``num_frames`` frames ``stride`` nominal frames apart from ``start_sec``.
-
-        ``with_next`` also returns the frame one nominal frame after each (for flow) in
-        ``next_frames``, decoded in the same pass.
-        """
-        return self.clips([start_sec], num_frames, stride, with_next)[0]
-
-    def clips(
-        self, starts: Sequence[float], num_frames: int, stride: int, with_next: bool = False
-    ) -> list[DecodedVideo]:
-        """Several clips (e.g. the two views of a training pair) read in one pass.
-
-        Clips less than ``MAX_FORWARD_SEC`` apart share one seek and decode run.
-        """
-        step = self._frame_sec
-        grid = np.arange(num_frames) * stride * step
-        per_clip = [np.concatenate([s + grid, s + grid + step]) if with_next else s + grid for s in starts]
-        both = self.frames_at(np.concatenate(per_clip))
-        out, offset = [], 0
-        for times in per_clip:
-            frames, stamps = both.frames[offset : offset + len(times)], both.times[offset : offset + len(times)]
-            offset += len(times)
-            nxt = frames[num_frames:] if with_next else None
-            out.append(DecodedVideo(frames[:num_frames], stamps[:num_frames], self.fps, nxt))
-        return out
-
     def scan(self) -> ScanResult:
         """Decode every frame from the start without converting it; count and time them."""
         self._seek(0.0)
         count, last = 0, 0.0
         for t, frame in self._timed_frames():
-            if self._orientation is None:
-                self._orientation = frame_orientation(frame)
+            self._note_orientation(frame)
             count, last = count + 1, max(last, t)
         return ScanResult(count, last, self._decode_error)
+
+    def decode_all(self, max_frames: int | None = None) -> DecodedVideo:
+        """Every frame from the first (or the first ``max_frames``), in presentation order.
+
+        A truncated file yields the frames before the damage; VideoReadError if none.
+        """
+        if not self._untouched:
+            self._seek(0.0)
+        frames: list[np.ndarray] = []
+        times: list[float] = []
+        for t, frame in self._timed_frames():
+            self._note_orientation(frame)
+            frames.append(self._to_rgb(frame))
+            times.append(t)
+            if max_frames is not None and len(frames) >= max_frames:
+                break
+        if not frames:
+            detail = f" ({self._decode_error})" if self._decode_error else ""
+            raise VideoReadError(self.path, f"no decodable frames{detail}")
+        return DecodedVideo(np.stack(frames), np.asarray(times), self.fps)
 
     # -- internals ----------------------------------------------------------------
 
@@ -342,7 +416,12 @@ class VideoReader:
         landing = np.searchsorted(keyframes + margin, pts, side="right")
         return np.split(targets, np.flatnonzero(np.diff(landing) != 0) + 1)
 
+    def _note_orientation(self, frame: av.VideoFrame) -> None:
+        if self._orientation is None:
+            self._orientation = frame_orientation(frame)
+
     def _seek(self, sec: float) -> None:
+        self._untouched = False
         self._decode_error = None
         pts = self._start + int(Fraction(sec).limit_denominator(1_000_000) / self._time_base)
         try:
@@ -378,6 +457,7 @@ class VideoReader:
 
     def _timed_frames(self, skip_before: Callable[[], float] | None = None) -> Iterator[tuple[float, av.VideoFrame]]:
         """Decoded frames in output order with repaired presentation times (seconds)."""
+        self._untouched = False
         heap: list[float] = []
         pending: deque[av.VideoFrame] = deque()
         last = -self._frame_sec
@@ -426,8 +506,7 @@ class VideoReader:
             return float(targets[len(out)]) - margin if len(out) < len(targets) else -np.inf
 
         for t, frame in self._timed_frames(skip_before):
-            if self._orientation is None:
-                self._orientation = frame_orientation(frame)
+            self._note_orientation(frame)
             if prev is None and t > targets[0] + eps and seek_sec > 0:
                 raise _LandedLate
             if t < latest - eps:
@@ -481,57 +560,10 @@ def _split_groups(targets: np.ndarray, max_gap: float) -> list[np.ndarray]:
     return np.split(targets, cuts)
 
 
-def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Container metadata; decodes only the first frame (for its display rotation)."""
-    with VideoReader(path) as reader:
-        return reader.info
-
-
 def read_video(path: str | os.PathLike, max_frames: int | None = None, short_side: int | None = None) -> DecodedVideo:
-    """Decode all frames (or the first ``max_frames``) as upright RGB uint8.
+    """Decode all frames (or the first ``max_frames``) as upright RGB uint8, with FFmpeg's threads.
 
     A truncated file yields the frames before the damage; VideoReadError if none.
     """
-    frames: list[np.ndarray] = []
-    times: list[float] = []
     with VideoReader(path, short_side=short_side, threads=0) as reader:
-        for t, frame in reader._timed_frames():
-            if reader._orientation is None:
-                reader._orientation = frame_orientation(frame)
-            frames.append(reader._to_rgb(frame))
-            times.append(t)
-            if max_frames is not None and len(frames) >= max_frames:
-                break
-        if not frames:
-            detail = f" ({reader._decode_error})" if reader._decode_error else ""
-            raise VideoReadError(path, f"no decodable frames{detail}")
-        return DecodedVideo(np.stack(frames), np.asarray(times), reader.fps)
-
-
-def read_frames_at(path: str | os.PathLike, times: Sequence[float], **options) -> DecodedVideo:
-    """Frames on screen at ``times`` seconds (see :meth:`VideoReader.frames_at`)."""
-    from modist.data.backends import reader_for
-
-    with reader_for(path, **options) as reader:
-        return reader.frames_at(times)
-
-
-def read_frames(path: str | os.PathLike, indices: Sequence[int], **options) -> DecodedVideo:
-    """Frames at nominal-grid ``indices`` (see :meth:`VideoReader.frames`)."""
-    from modist.data.backends import reader_for
-
-    with reader_for(path, **options) as reader:
-        return reader.frames(indices)
-
-
-def read_clip(
-    path: str | os.PathLike, start_sec: float, num_frames: int, stride: int, with_next: bool = False, **options
-) -> DecodedVideo:
-    """``num_frames`` frames every ``stride`` nominal frames from ``start_sec`` (see :meth:`VideoReader.clip`).
-
-    ``options``: ``short_side``, ``threads``, ``backend`` ("pyav", "torchcodec", "auto").
-    """
-    from modist.data.backends import reader_for
-
-    with reader_for(path, **options) as reader:
-        return reader.clip(start_sec, num_frames, stride, with_next=with_next)
+        return reader.decode_all(max_frames)

@@ -19,6 +19,7 @@ def write_video(
     path: str | os.PathLike,
     frames: np.ndarray,
     fps: float,
+    *,
     codec: str = "libx264",
     crf: int = 18,
     rotation: int = 0,

@@ -39,6 +39,7 @@ ARMS: dict[str, DemoArm] = {
     # The teacher's motion input (the demo's default is (dx, dy)):
     "modist_magnitude": DemoArm("modist", ("motion.encoding=magnitude",)),
     "modist_flow_edges": DemoArm("modist", ("motion.encoding=flow_edges",)),
+    "modist_frame_diff": DemoArm("modist", ("motion.encoding=frame_diff",)),  # no flow at all
     # Training length (the demo's budget is 600 steps):
     "modist_1200": DemoArm("modist", ("train.steps=1200",)),
     "rgb_only_1200": DemoArm("rgb_only", ("train.steps=1200",)),
@@ -48,7 +49,7 @@ ARMS: dict[str, DemoArm] = {
 # ``modist demo --study NAME``: sets of arms run together (each cached per arm and seed).
 STUDIES: dict[str, tuple[str, ...]] = {
     "loss_terms": ("rgb_only", "modist_vv_vm", "modist_vv_mv", "modist", "modist_all4", "modist_xmodal"),
-    "motion_input": ("modist", "modist_magnitude", "modist_flow_edges"),
+    "motion_input": ("modist", "modist_magnitude", "modist_flow_edges", "modist_frame_diff"),
     "length": ("modist", "rgb_only", "modist_1200", "rgb_only_1200", "modist_2400", "rgb_only_2400"),
 }
 DEMO_METHODS = ("modist", "rgb_only", "supervised", "supervised_unbiased", "motion_only")

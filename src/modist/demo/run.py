@@ -203,6 +203,93 @@ def detection_run(run_dir: Path, det_dir: Path, *, device: str, finetune: bool =
     return out
 
 
+@dataclass(frozen=True)
+class DemoData:
+    """The demo's benchmarks on disk: classification, the saliency split, detection (when asked)."""
+
+    data_dir: Path
+    synth_cfg: SynthConfig
+    sal_dir: Path
+    sal_cfg: SynthConfig
+    det_dir: Path
+    det_cfg: DetectionSynthConfig
+
+
+def generate_demo_data(out_dir: Path, *, quick: bool, seed: int, synth_config: SynthConfig | None,
+                       detection: str | None, detection_config: DetectionSynthConfig | None,
+                       progress: bool) -> DemoData:
+    """Write (or find complete) every benchmark the demo's arms are trained and scored on."""
+    budget = QUICK if quick else FULL
+    synth_cfg = synth_config or demo_synth_config(budget)
+    data_dir = out_dir / "data"
+    generate(data_dir, synth_cfg, seed=seed, progress=progress)
+    sal_dir, sal_cfg = out_dir / "data_saliency", saliency_synth_config(
+        synth_cfg, min(SALIENCY_PER_CLASS, synth_cfg.test_per_class) if quick or synth_config else SALIENCY_PER_CLASS)
+    generate(sal_dir, sal_cfg, seed=seed, progress=progress)
+    det_dir, det_cfg = out_dir / "data_det", detection_config or (QUICK_DETECTION if quick else DEMO_DETECTION)
+    if detection:
+        if detection not in DETECTION_MODES:
+            raise ConfigError(f"unknown detection mode {detection!r}; choose from {', '.join(DETECTION_MODES)}")
+        from modist.synth.detection import generate_detection
+
+        generate_detection(det_dir, det_cfg, progress=progress)
+    return DemoData(data_dir, synth_cfg, sal_dir, sal_cfg, det_dir, det_cfg)
+
+
+def run_arm(arm: str, seed: int, cfg: PretrainConfig, data: DemoData, *, device: str, detection: str | None,
+            progress: bool) -> list[dict]:
+    """Pretrain one arm at one seed (or resume it), evaluate it; its rows of results.json, one a test split."""
+    train = resolve_dataset(cfg.data.dataset, split=cfg.data.split)
+    result = pretrain(cfg, dataset=train, desc=f"{arm} seed {seed}")
+    first, last = result.loss_drop()
+    evals = evaluate_run(result.out_dir, data.data_dir, device=device, progress=progress)
+    saliency = saliency_run(result.out_dir, data.sal_dir, device=device,
+                            random_init_seed=seed if arm == "supervised_unbiased" else None)
+    det = (detection_run(result.out_dir, data.det_dir, device=device, finetune=detection == "both")
+           if detection else None)
+    rows = []
+    for split in TEST_SPLITS:
+        ev = evals[split]
+        rows.append({"method": arm, "split": split, "linear_top1": ev["linear_top1"],
+                     "knn_top1": ev["knn_top1"], "seed": seed, "steps": cfg.train.steps,
+                     "train_split": cfg.data.split,
+                     "loss_first": first, "loss_last": last, "num_videos": ev["num_videos"],
+                     **(saliency if split == "test_unbiased" else {}),
+                     **(det[split] if det else {})})
+    return rows
+
+
+def arm_summary(rows: list[dict]) -> str:
+    """One line: an arm's loss drop, accuracies, saliency and detection figures."""
+    by_split = {r["split"]: r for r in rows}
+    first, last = rows[0]["loss_first"], rows[0]["loss_last"]
+    msg = ", ".join(f"{s} linear {100 * by_split[s]['linear_top1']:.1f} kNN {100 * by_split[s]['knn_top1']:.1f}"
+                    for s in TEST_SPLITS)
+    unbiased = by_split["test_unbiased"]
+    if unbiased.get("foreground_lift") is not None:
+        msg += f"; saliency lift {unbiased['foreground_lift']:.2f}, pointing {100 * unbiased['pointing_hit']:.1f}%"
+    if "detection_map" in unbiased:
+        msg += "; detection frame-mAP " + ", ".join(f"{s} {100 * by_split[s]['detection_map']:.1f}"
+                                                    for s in TEST_SPLITS)
+        if "detection_finetune_map" in unbiased:
+            msg += f", finetuned test_unbiased {100 * unbiased['detection_finetune_map']:.1f}"
+    return f"loss {first:.3f} -> {last:.3f} (mean of the first and last 20 steps); {msg}"
+
+
+def demo_meta(data: DemoData, *, quick: bool, steps: int, seeds: tuple[int, ...], seconds: float,
+              timings: dict[str, float], detection: str | None) -> dict:
+    """results.json's ``meta``: budget, seeds, timings, the benchmarks' configs and the evaluation used."""
+    return {"quick": quick, "steps": steps, "seeds": list(seeds), "seconds": round(seconds, 1),
+            "per_run_seconds": timings, "chance": 1 / len(CLASS_NAMES), "synth": data.synth_cfg.to_dict(),
+            "synth_seed": seeds[0], "evaluation": "modist eval linear / knn defaults (10 temporal views)",
+            "saliency": {"synth": data.sal_cfg.to_dict(), "data": "data_saliency", "split": "test_unbiased",
+                         "map": "gradient", "stage": DEFAULT_STAGE, "min_input_px": MIN_INPUT,
+                         "videos": SALIENCY_VIDEOS},
+            **({"detection": {"synth": data.det_cfg.__dict__, "modes": list(DETECTION_MODES[detection]),
+                              "evaluation": "modist eval detect defaults"}} if detection else {}),
+            **({"note": QUICK_NOTE} if quick else {})}
+
+
 def run_demo(
     out_dir: str | Path = "demo_out",
     *,
@@ -225,72 +312,30 @@ def run_demo(
     backbone, ``"both"`` also finetunes the backbone (test_unbiased only).
     """
     out_dir = Path(out_dir)
-    data_dir = out_dir / "data"
-    budget = QUICK if quick else FULL
-    steps = steps or budget.steps
-    # Validate every config before spending minutes on data generation.
-    for arm in methods:
-        demo_config(arm, out_dir, data_dir=data_dir, seed=seeds[0], steps=steps, device=device, overrides=overrides)
+    steps = steps or (QUICK if quick else FULL).steps
+
+    def config(arm: str, seed: int) -> PretrainConfig:
+        return demo_config(arm, out_dir, data_dir=out_dir / "data", seed=seed, steps=steps, device=device,
+                           overrides=overrides)
+
+    for arm in methods:  # validate every config before spending minutes on data generation
+        config(arm, seeds[0])
     if quick and progress:
         print(f"modist demo: {QUICK_NOTE}.")
     started = time.perf_counter()
-    synth_cfg = synth_config or demo_synth_config(budget)
-    generate(data_dir, synth_cfg, seed=seeds[0], progress=progress)
-    sal_dir, sal_cfg = out_dir / "data_saliency", saliency_synth_config(
-        synth_cfg, min(SALIENCY_PER_CLASS, synth_cfg.test_per_class) if quick or synth_config else SALIENCY_PER_CLASS)
-    generate(sal_dir, sal_cfg, seed=seeds[0], progress=progress)
-    det_dir, det_cfg = out_dir / "data_det", detection_config or (QUICK_DETECTION if quick else DEMO_DETECTION)
-    if detection:
-        if detection not in DETECTION_MODES:
-            raise ConfigError(f"unknown detection mode {detection!r}; choose from {', '.join(DETECTION_MODES)}")
-        from modist.synth.detection import generate_detection
-
-        generate_detection(det_dir, det_cfg, progress=progress)
+    data = generate_demo_data(out_dir, quick=quick, seed=seeds[0], synth_config=synth_config, detection=detection,
+                              detection_config=detection_config, progress=progress)
     runs: list[dict] = []
     timings: dict[str, float] = {}
     for seed in seeds:
         for arm in methods:
-            cfg = demo_config(arm, out_dir, data_dir=data_dir, seed=seed, steps=steps, device=device,
-                              overrides=overrides)
             t0 = time.perf_counter()
-            train = resolve_dataset(cfg.data.dataset, split=cfg.data.split)
-            result = pretrain(cfg, dataset=train, desc=f"{arm} seed {seed}")
-            first, last = result.loss_drop()
-            evals = evaluate_run(result.out_dir, data_dir, device=device, progress=progress)
-            saliency = saliency_run(result.out_dir, sal_dir, device=device,
-                                    random_init_seed=seed if arm == "supervised_unbiased" else None)
-            det = (detection_run(result.out_dir, det_dir, device=device, finetune=detection == "both")
-                   if detection else None)
+            rows = run_arm(arm, seed, config(arm, seed), data, device=device, detection=detection, progress=progress)
             timings[f"{arm}/{seed}"] = round(time.perf_counter() - t0, 1)
-            for split in TEST_SPLITS:
-                ev = evals[split]
-                runs.append({"method": arm, "split": split, "linear_top1": ev["linear_top1"],
-                             "knn_top1": ev["knn_top1"], "seed": seed, "steps": cfg.train.steps,
-                             "train_split": cfg.data.split,
-                             "loss_first": first, "loss_last": last, "num_videos": ev["num_videos"],
-                             **(saliency if split == "test_unbiased" else {}),
-                             **(det[split] if det else {})})
-            msg = ", ".join(f"{s} linear {100 * evals[s]['linear_top1']:.1f} kNN {100 * evals[s]['knn_top1']:.1f}"
-                            for s in TEST_SPLITS)
-            if saliency["foreground_lift"] is not None:
-                msg += (f"; saliency lift {saliency['foreground_lift']:.2f}, "
-                        f"pointing {100 * saliency['pointing_hit']:.1f}%")
-            if det:
-                msg += "; detection frame-mAP " + ", ".join(f"{s} {100 * det[s]['detection_map']:.1f}"
-                                                            for s in TEST_SPLITS)
-                if "detection_finetune_map" in det["test_unbiased"]:
-                    msg += f", finetuned test_unbiased {100 * det['test_unbiased']['detection_finetune_map']:.1f}"
-            print(f"{arm} seed {seed}: loss {first:.3f} -> {last:.3f} (mean of the first and last 20 steps); "
-                  f"{msg} ({timings[f'{arm}/{seed}']:.0f} s)", flush=True)
-    meta = {"quick": quick, "steps": steps, "seeds": list(seeds), "seconds": round(time.perf_counter() - started, 1),
-            "per_run_seconds": timings, "chance": 1 / len(CLASS_NAMES), "synth": synth_cfg.to_dict(),
-            "synth_seed": seeds[0], "evaluation": "modist eval linear / knn defaults (10 temporal views)",
-            "saliency": {"synth": sal_cfg.to_dict(), "data": "data_saliency", "split": "test_unbiased",
-                         "map": "gradient", "stage": DEFAULT_STAGE, "min_input_px": MIN_INPUT,
-                         "videos": SALIENCY_VIDEOS},
-            **({"detection": {"synth": det_cfg.__dict__, "modes": list(DETECTION_MODES[detection]),
-                              "evaluation": "modist eval detect defaults"}} if detection else {}),
-            **({"note": QUICK_NOTE} if quick else {})}
-    saliency_figure(out_dir, sal_dir, methods, seed=seeds[0], device=device)
+            runs.extend(rows)
+            print(f"{arm} seed {seed}: {arm_summary(rows)} ({timings[f'{arm}/{seed}']:.0f} s)", flush=True)
+    meta = demo_meta(data, quick=quick, steps=steps, seeds=seeds, seconds=time.perf_counter() - started,
+                     timings=timings, detection=detection)
+    saliency_figure(out_dir, data.sal_dir, methods, seed=seeds[0], device=device)
     report = write_results(out_dir, runs, meta)
     return runs, report

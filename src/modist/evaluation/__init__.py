@@ -6,7 +6,7 @@ Frozen-feature protocols live in :mod:`.protocols` (on per-view features from
 """
 
 from modist.evaluation.embed import embed, embed_videos, save_embeddings
-from modist.evaluation.features import ViewFeatures, extract_features, extract_view_features
+from modist.evaluation.features import ViewFeatures, extract_view_features
 from modist.evaluation.knn import knn_predict
 from modist.evaluation.linear_probe import LinearRecipe, fit_linear
 from modist.evaluation.multiview import average_view_features, average_view_probs
@@ -19,7 +19,6 @@ __all__ = [
     "average_view_probs",
     "embed",
     "embed_videos",
-    "extract_features",
     "extract_view_features",
     "fit_linear",
     "knn_predict",

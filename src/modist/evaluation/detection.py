@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -52,8 +53,10 @@ from modist.distributed import gather_objects, mean_across_ranks, setup_distribu
 from modist.errors import ConfigError, DataError
 from modist.evaluation.ava_map import FrameMapResult, frame_map
 from modist.evaluation.encoder import EvalEncoder
+from modist.evaluation.fit import fit
 from modist.models.detection import ActionDetector, dilate_last_stage
 from modist.runtime import distributed_world
+from modist.schedules import cosine_factor
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +116,7 @@ def load_detection_dataset(spec: str, split: str, *, proposals: str | os.PathLik
     """``ava:ROOT`` or ``synth-det:DIR`` (the synthetic benchmark, written in the AVA layout)."""
     kind, sep, root = spec.partition(":")
     if not sep or kind not in DETECTION_KINDS or not root:
-        raise ConfigError(f"--dataset {spec!r}: expected ava:ROOT or synth-det:DIR")
+        raise ConfigError(f"dataset {spec!r}: expected ava:ROOT or synth-det:DIR")
     if not Path(root).is_dir():
         raise DataError(f"{root}: {kind} dataset folder not found")
     return load_ava(root, split, proposals=proposals, allow_pickle=allow_pickle)
@@ -253,33 +256,35 @@ def train_detector(model: ActionDetector, train: list[AvaKeyframe], class_ids: l
     total = math.ceil(len(share) / local_batch) * recipe.epochs
     if recipe.max_steps:
         total = min(total, recipe.max_steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     # Rank 0 draws exactly what a single process draws.
     rng = np.random.default_rng(recipe.seed + 7919 * rank)
-    history: list[dict] = []
-    step = 0
-    while step < total:
+
+    def loss(batch: tuple[list[AvaKeyframe], torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        keyframes, rois, target = batch
+        model.train()
+        if recipe.finetune:
+            logits = trained(torch.stack([features.clips(kf) for kf in keyframes]).to(device), rois)
+        else:
+            model.backbone.eval()
+            logits = trained(features(keyframes), rois)
+        return F.binary_cross_entropy_with_logits(logits, target)
+
+    return fit(loss, _training_batches(frames, share, local_batch, column, recipe.box_jitter, rng, device),
+               optimizer=opt, steps=total, lr=lambda step: recipe.peak_lr * cosine_factor(step, total),
+               record=lambda step: {"step": step.index + 1,
+                                    **mean_across_ranks({"loss": float(step.loss)}, device)})
+
+
+def _training_batches(frames: list[AvaKeyframe], share: np.ndarray, batch_size: int, column: dict[int, int],
+                      jitter: float, rng: np.random.Generator,
+                      device: torch.device) -> Iterator[tuple[list[AvaKeyframe], torch.Tensor, torch.Tensor]]:
+    """(keyframes, jittered RoIs, multi-hot targets) of each batch, pass after pass over ``share`` reshuffled."""
+    while True:
         order = share[rng.permutation(len(share))]
-        for start in range(0, len(order), local_batch):
-            if step >= total:
-                break
-            batch = [frames[i] for i in order[start:start + local_batch]]
-            rois = _rois([_jitter(kf.boxes, recipe.box_jitter, rng) for kf in batch]).to(device)
-            target = _targets(batch, column, device)
-            model.train()
-            if recipe.finetune:
-                logits = trained(torch.stack([features.clips(kf) for kf in batch]).to(device), rois)
-            else:
-                model.backbone.eval()
-                logits = trained(features(batch), rois)
-            loss = F.binary_cross_entropy_with_logits(logits, target)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            history.append({"step": step, **mean_across_ranks({"loss": float(loss.detach())}, device)})
-    return history
+        for start in range(0, len(order), batch_size):
+            batch = [frames[i] for i in order[start:start + batch_size]]
+            rois = _rois([_jitter(kf.boxes, jitter, rng) for kf in batch]).to(device)
+            yield batch, rois, _targets(batch, column, device)
 
 
 @torch.no_grad()
@@ -396,7 +401,7 @@ def _run_detection(enc: EvalEncoder, dataset: str, recipe: DetectRecipe, *, out:
             "input_size": input_size, "world_size": distributed_world()[1],
             "mode": "finetune" if recipe.finetune else "frozen", "recipe": {**asdict(recipe), "lr": recipe.peak_lr},
             "encoder": {"checkpoint": str(enc.weights) if enc.weights else None, **enc.settings(),
-                        "arch": enc.meta.get("arch")}, "missing_videos": len(train.missing) + len(test.missing),
+                        "arch": enc.spec.arch}, "missing_videos": len(train.missing) + len(test.missing),
             "mAP_pyslowfast": pyslowfast_map, "seconds": round(time.time() - t0, 1)}
     result = DetectionResult(metric, history, meta, model)
     if not main:

@@ -33,7 +33,7 @@ from modist.errors import ConfigError, DataError
 from modist.evaluation.encoder import EvalEncoder, load_eval_encoder
 from modist.evaluation.features import extract_view_features
 from modist.models.encoder import Encoder, normalization
-from modist.models.encoder_io import META, EncoderSpec
+from modist.models.encoder_io import META
 from modist.runtime import resolve_device
 
 Videos = str | VideoDataset | Sequence[VideoRecord] | Sequence[str | os.PathLike]
@@ -131,14 +131,13 @@ def load_encoder(checkpoint: str | os.PathLike, *, device: str | torch.device = 
     """
     enc = load_eval_encoder(checkpoint)
     try:
-        spec = EncoderSpec.from_meta(enc.meta)
-        mean, std = normalization(enc.meta)
-    except (KeyError, TypeError, ValueError) as exc:
+        mean, std = normalization(enc.trained_on)
+    except ValueError as exc:
         source = enc.weights.with_name(META) if enc.weights is not None and enc.weights.suffix != ".pt" else enc.weights
         raise DataError(f"{source}: {exc}") from None
     dev = resolve_device(device, flag="device") if isinstance(device, str) else torch.device(device)
-    encoder = Encoder(enc.backbone, spec, clip_frames=enc.clip_frames, stride=enc.stride, crop_size=enc.crop_size,
-                      short_side=enc.short_side, mean=mean, std=std, meta=enc.meta, motion=enc.motion)
+    encoder = Encoder(enc.backbone, enc.spec, clip_frames=enc.clip_frames, stride=enc.stride, crop_size=enc.crop_size,
+                      short_side=enc.short_side, mean=mean, std=std, trained_on=enc.trained_on, motion=enc.motion)
     return encoder.to(dev).eval()
 
 
@@ -164,7 +163,7 @@ def video_embeddings(encoder: str | os.PathLike | Encoder, videos: str | os.Path
         dev = home
     else:
         dev = resolve_device(device, flag="device") if isinstance(device, str) else torch.device(device)
-    settings = EvalEncoder(enc.pipeline_network(), enc.meta, modality=enc.spec.modality, clip_frames=enc.clip_frames,
+    settings = EvalEncoder(enc.pipeline_network(), enc.spec, enc.trained_on, clip_frames=enc.clip_frames,
                            stride=enc.stride, crop_size=enc.crop_size, short_side=enc.short_side, motion=enc.motion)
     try:
         result = embed(settings, paths, num_clips=num_clips, batch_size=batch_size, device=dev, progress=progress)

@@ -1,13 +1,12 @@
 """Frozen encoder features per video and per view.
 
-:func:`extract_view_features` keeps every view's feature ([N, V, D]); :func:`extract_features`
-averages them (one feature per video, the demo's protocol). Unreadable videos are
-skipped, logged and counted, never fatal.
+:func:`extract_view_features` keeps every view's feature ([N, V, D]);
+:attr:`ViewFeatures.video_features` averages them (one feature per video, the demo's
+protocol). Unreadable videos are skipped, logged and counted, never fatal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,9 +17,7 @@ from tqdm.auto import tqdm
 
 from modist.data.clips import ClipSource, MultiClipDataset, collate_clips
 from modist.data.records import VideoRecord
-
-# (batch, device, with_motion) -> (rgb, motion), each [V, B, C, T, S, S]; an InputPipeline or a ViewPipeline.
-Inputs = Callable[[dict, torch.device, bool], tuple[torch.Tensor, torch.Tensor | None]]
+from modist.flow.inputs import Inputs, modality_input
 
 
 @dataclass
@@ -55,7 +52,11 @@ def extract_view_features(
     desc: str = "features",
     num_workers: int = 0,
 ) -> ViewFeatures:
-    """Encode ``num_clips`` uniformly spaced clips of each video (times the spatial views of ``inputs``)."""
+    """Encode ``num_clips`` uniformly spaced clips of each video (times the spatial views of ``inputs``).
+
+    ``inputs`` must be an evaluation pipeline (no random augmentation); ``modality``
+    "motion" feeds the encoded flow instead of RGB.
+    """
     device = torch.device(device)
     was_training = encoder.training
     encoder.eval()
@@ -65,46 +66,18 @@ def extract_view_features(
     feats, labels, indices = [], [], []
     skipped = 0
     for batch in tqdm(loader, desc=desc, disable=not progress, leave=False):
-        skipped += batch["skipped"]
-        if batch["size"] == 0:
+        skipped += batch.skipped
+        if batch.size == 0:
             continue
-        rgb, motion = inputs(batch, device, modality == "motion")
-        x = rgb if modality == "rgb" else motion  # [V, B, C, T, S, S]
+        x = modality_input(inputs, batch, device, modality)  # [V, B, C, T, S, S]
         v, b = x.shape[:2]
         f = encoder(x.flatten(0, 1)).reshape(v, b, -1).transpose(0, 1)
         feats.append(f.float().cpu())
-        labels.append(batch["label"])
-        indices.append(batch["index"])
+        labels.append(batch.labels)
+        indices.append(batch.indices)
     encoder.train(was_training)
     if not feats:
         return ViewFeatures(np.zeros((0, 0, 0), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64), skipped)
     return ViewFeatures(torch.cat(feats).numpy(), torch.cat(labels).numpy().astype(np.int64),
                         torch.cat(indices).numpy().astype(np.int64), skipped)
 
-
-def extract_features(
-    encoder: nn.Module,
-    records: list[VideoRecord],
-    *,
-    source: ClipSource,
-    inputs: Inputs,
-    modality: str = "rgb",
-    clip_frames: int = 8,
-    stride: int = 2,
-    num_clips: int = 2,
-    batch_size: int = 16,
-    device: torch.device | str = "cpu",
-    progress: bool = True,
-    desc: str = "features",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (features [N, D] = mean over clips, labels [N], record indices [N]) for the readable videos.
-
-    ``inputs`` must be an evaluation pipeline (no random augmentation); ``modality``
-    "motion" feeds the encoded flow instead of RGB.
-    """
-    out = extract_view_features(encoder, records, source=source, inputs=inputs, modality=modality,
-                                clip_frames=clip_frames, stride=stride, num_clips=num_clips, batch_size=batch_size,
-                                device=device, progress=progress, desc=desc)
-    if len(out.labels) == 0:
-        return np.zeros((0, 0), np.float32), out.labels, out.indices
-    return out.video_features, out.labels, out.indices

@@ -8,7 +8,7 @@ horizontal flip, colour jitter and grayscale as the recipe says; dropout before 
 classifier; SGD with momentum (BatchNorm parameters may get their own weight decay) and a
 per-step learning rate: ``schedule="modist"`` warms up linearly then decays along a half
 cosine (:func:`modist.schedules.lr_factor`), ``schedule="pyslowfast"`` is
-:func:`pyslowfast_lr` (``slowfast/utils/lr_policy.py``). ``precise_bn_batches > 0``
+:func:`modist.schedules.pyslowfast_lr` (``slowfast/utils/lr_policy.py``). ``precise_bn_batches > 0``
 recomputes the BN statistics over that many augmented training batches before testing
 (:mod:`.precise_bn`). ``frozen_backbone=True`` is the release's online linear protocol:
 only the classifier trains, the backbone stays in eval mode (its BN statistics are never
@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -40,19 +40,20 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from modist.data.augment import PairedAugment
-from modist.data.clips import MultiClipDataset, collate_clips
+from modist.data.clips import ClipBatch, MultiClipDataset, collate_clips
 from modist.data.records import VideoRecord
 from modist.data.sampling import clip_span
 from modist.errors import ConfigError, DataError
 from modist.evaluation.encoder import EvalEncoder
+from modist.evaluation.fit import StepResult, fit
 from modist.evaluation.metrics import classification_metrics
 from modist.evaluation.multiview import average_view_probs
 from modist.evaluation.precise_bn import update_bn_stats
 from modist.evaluation.protocols import ProtocolResult
+from modist.flow.inputs import InputPipeline, modality_input
 from modist.models.classifier import VideoClassifier
 from modist.models.encoder_io import save_weights
-from modist.models.inputs import InputPipeline
-from modist.schedules import lr_factor
+from modist.schedules import lr_factor, pyslowfast_lr
 
 log = logging.getLogger(__name__)
 
@@ -141,27 +142,6 @@ class RandomClipDataset(MultiClipDataset):
         return [int(torch.randint(0, last_start + 1, ()).item())]
 
 
-def pyslowfast_lr(epoch: float, *, base_lr: float, epochs: float, warmup_epochs: float = 0.0,
-                  warmup_start_lr: float = 0.0) -> float:
-    """PySlowFast's cosine learning rate at fractional ``epoch`` (``slowfast/utils/lr_policy.py``).
-
-    ``base_lr * (1 + cos(pi * epoch / epochs)) / 2``; during warm-up a line from
-    ``warmup_start_lr`` (epoch 0) to the cosine's value at ``warmup_epochs``.
-
-    Example:
-        >>> [round(pyslowfast_lr(e, base_lr=0.01, epochs=10, warmup_epochs=1.7, warmup_start_lr=0.001), 6)
-        ...  for e in (0, 0.85, 1.7, 5, 10)]
-        [0.001, 0.005152, 0.009304, 0.005, 0.0]
-    """
-    def cosine(e: float) -> float:
-        return base_lr * (math.cos(math.pi * e / epochs) + 1.0) * 0.5
-
-    if epoch < warmup_epochs:
-        end = cosine(warmup_epochs)
-        return epoch * (end - warmup_start_lr) / warmup_epochs + warmup_start_lr
-    return cosine(epoch)
-
-
 def learning_rate(recipe: FinetuneRecipe, step: int, steps_per_epoch: int) -> float:
     """The learning rate of (0-based) ``step``."""
     if recipe.schedule == "pyslowfast":
@@ -219,82 +199,102 @@ def finetune(
     task = "linear" if recipe.frozen_backbone else "finetune"
     device = torch.device(device)
     torch.manual_seed(recipe.seed)
+    model = _classifier(encoder, num_classes, recipe, device)
+    loader = _training_loader(encoder, train_records, recipe, task=task, device=device, num_workers=num_workers,
+                              frame_cache=frame_cache)
+    m = encoder.motion
+    inputs = InputPipeline(recipe.augment(encoder.crop_size), m.encoding, max_flow=m.max_flow, edge_max=m.edge_max)
+    clips = _TrainingClips(loader, inputs, encoder.modality, device, task)
+    history = _train(model, clips, recipe, progress=progress)
+    if recipe.precise_bn_batches > 0:
+        update_bn_stats(model, (x for x, _ in clips.one_pass()), min(recipe.precise_bn_batches, len(loader)))
+    result = FinetuneResult(model, history, skipped_train=clips.skipped)
+    tester = encoder if recipe.test_crop_size is None else encoder.with_overrides(crop_size=recipe.test_crop_size)
+    for split, records in test_splits.items():
+        result.splits[split] = evaluate_views(model, tester, records, num_classes, split=split,
+                                              temporal_views=recipe.temporal_views,
+                                              spatial_views=recipe.spatial_views, device=device,
+                                              batch_size=loader.batch_size, num_workers=num_workers,
+                                              progress=progress, protocol=task)
+    return result
+
+
+def _classifier(encoder: EvalEncoder, num_classes: int, recipe: FinetuneRecipe,
+                device: torch.device) -> VideoClassifier:
+    """A copy of the encoder's backbone under a fresh classifier (its weights drawn from the global RNG)."""
     model = VideoClassifier(copy.deepcopy(encoder.backbone), num_classes, recipe.dropout).to(device)
     if recipe.fc_init_std is not None:
         nn.init.normal_(model.fc.weight, std=recipe.fc_init_std)
         nn.init.zeros_(model.fc.bias)
     if recipe.frozen_backbone:
         model.backbone.requires_grad_(False)
-    m = encoder.motion
+    return model
+
+
+def _training_loader(encoder: EvalEncoder, records: list[VideoRecord], recipe: FinetuneRecipe, *, task: str,
+                     device: torch.device, num_workers: int, frame_cache: int) -> DataLoader:
+    """Shuffled batches of one random clip per video, ``expand_dataset`` times per epoch; incomplete batches dropped."""
     source = encoder.clip_source(frame_cache)
     # Repeating the list is the release's EXPAND_DATASET: item i is video i % N, shuffled together.
-    clips = RandomClipDataset(train_records * recipe.expand_dataset, source, encoder.clip_frames, encoder.stride)
+    clips = RandomClipDataset(records * recipe.expand_dataset, source, encoder.clip_frames, encoder.stride)
     batch_size = min(recipe.batch_size, len(clips))
     if batch_size < recipe.batch_size:
         log.warning("%s: batch size %d is more than the %d training clips of an epoch; using %d",
                     task, recipe.batch_size, len(clips), batch_size)
-    loader = DataLoader(clips, batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate_clips,
-                        num_workers=num_workers, pin_memory=device.type == "cuda",
-                        generator=torch.Generator().manual_seed(recipe.seed))
-    inputs = InputPipeline(recipe.augment(encoder.crop_size), m.encoding, max_flow=m.max_flow, edge_max=m.edge_max)
+    return DataLoader(clips, batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate_clips,
+                      num_workers=num_workers, pin_memory=device.type == "cuda",
+                      generator=torch.Generator().manual_seed(recipe.seed))
+
+
+class _TrainingClips:
+    """The first view of each training batch on the device, with its labels; counts unreadable videos."""
+
+    def __init__(self, loader: DataLoader, inputs: InputPipeline, modality: str, device: torch.device, task: str):
+        self.loader, self.inputs, self.modality, self.device, self.task = loader, inputs, modality, device, task
+        self.skipped = 0
+
+    def one_pass(self, count: bool = False) -> Iterator[tuple[torch.Tensor, ClipBatch]]:
+        """(input, batch) of every batch of one pass over the loader that holds two clips or more."""
+        for batch in self.loader:
+            if count:
+                self.skipped += batch.skipped
+            if batch.size < 2:  # BatchNorm needs two clips; a batch of unreadable videos is dropped
+                continue
+            yield modality_input(self.inputs, batch, self.device, self.modality)[0], batch
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(input, labels), pass after pass; a pass with no usable batch is an error."""
+        while True:
+            empty = True
+            for x, batch in self.one_pass(count=True):
+                empty = False
+                yield x, batch.labels.to(self.device)
+            if empty:
+                raise DataError(f"{self.task}: no readable training videos (every batch was skipped)")
+
+
+def _train(model: VideoClassifier, clips: _TrainingClips, recipe: FinetuneRecipe, *, progress: bool) -> list[dict]:
+    """SGD on the cross-entropy of ``model``; one history row per step (loss, training accuracy, rate)."""
     opt = torch.optim.SGD(param_groups(model, recipe), lr=recipe.lr, momentum=recipe.momentum,
                           nesterov=recipe.nesterov)
-    per_epoch = len(loader)
+    per_epoch = len(clips.loader)
     total = recipe.epochs * per_epoch
     steps = total if recipe.max_steps is None else min(total, recipe.max_steps)
-    history: list[dict] = []
-    skipped = 0
-    bar = tqdm(total=steps, desc=task, disable=not progress, leave=False)
     model.train()
     if recipe.frozen_backbone:
         model.backbone.eval()  # BN normalises with, and keeps, the checkpoint's statistics
-    while len(history) < steps:
-        before = len(history)
-        for batch in loader:
-            skipped += batch["skipped"]
-            if batch["size"] < 2:  # BatchNorm needs two clips; a batch of unreadable videos is dropped
-                continue
-            rgb, motion = inputs(batch, device, encoder.modality == "motion")
-            x = (rgb if encoder.modality == "rgb" else motion)[0]
-            labels = batch["label"].to(device)
-            lr = learning_rate(recipe, len(history), per_epoch)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            logits = model(x)
-            loss = F.cross_entropy(logits, labels)
-            if not torch.isfinite(loss):
-                raise DataError(f"{task}: the loss became {loss.item()} at step {len(history) + 1}; "
-                                "lower the learning rate")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            history.append({"step": len(history) + 1, "epoch": len(history) // per_epoch + 1, "loss": loss.item(),
-                            "train_acc": (logits.argmax(1) == labels).float().mean().item(), "lr": lr})
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if len(history) >= steps:
-                break
-        if len(history) == before:
-            raise DataError(f"{task}: no readable training videos (every batch was skipped)")
-    bar.close()
-    if recipe.precise_bn_batches > 0:
-        def training_clips():
-            for batch in loader:
-                if batch["size"] < 2:
-                    continue
-                rgb, motion = inputs(batch, device, encoder.modality == "motion")
-                yield (rgb if encoder.modality == "rgb" else motion)[0]
 
-        update_bn_stats(model, training_clips(), min(recipe.precise_bn_batches, per_epoch))
-    result = FinetuneResult(model, history, skipped_train=skipped)
-    tester = encoder if recipe.test_crop_size is None else encoder.with_overrides(crop_size=recipe.test_crop_size)
-    for split, records in test_splits.items():
-        result.splits[split] = evaluate_views(model, tester, records, num_classes, split=split,
-                                              temporal_views=recipe.temporal_views,
-                                              spatial_views=recipe.spatial_views, device=device,
-                                              batch_size=batch_size, num_workers=num_workers, progress=progress,
-                                              protocol=task)
-    return result
+    def loss(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        x, labels = batch
+        logits = model(x)
+        return F.cross_entropy(logits, labels), {"train_acc": (logits.argmax(1) == labels).float().mean().item()}
+
+    def record(step: StepResult) -> dict:
+        return {"step": step.index + 1, "epoch": step.index // per_epoch + 1, "loss": step.loss.item(),
+                **step.logs, "lr": step.lr}
+
+    return fit(loss, clips, optimizer=opt, steps=steps, lr=lambda step: learning_rate(recipe, step, per_epoch),
+               record=record, finite_loss=True, progress=progress, desc=clips.task)
 
 
 def save_finetuned(out_dir: str | os.PathLike, result: FinetuneResult) -> Path:
@@ -319,15 +319,14 @@ def evaluate_views(model: nn.Module, encoder: EvalEncoder, records: list[VideoRe
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_clips, num_workers=num_workers)
     probs, labels, skipped = [], [], 0
     for batch in tqdm(loader, desc=f"test {split}", disable=not progress, leave=False):
-        skipped += batch["skipped"]
-        if batch["size"] == 0:
+        skipped += batch.skipped
+        if batch.size == 0:
             continue
-        rgb, motion = views(batch, device, encoder.modality == "motion")
-        x = rgb if encoder.modality == "rgb" else motion  # [V, B, ...]
+        x = modality_input(views, batch, device, encoder.modality)  # [V, B, ...]
         v, b = x.shape[:2]
         logits = model(x.flatten(0, 1)).reshape(v, b, -1).transpose(0, 1)
         probs.append(average_view_probs(logits.float().cpu()))
-        labels.append(batch["label"])
+        labels.append(batch.labels)
     model.train(was_training)
     if not probs:
         raise DataError(f"split {split!r}: no readable videos to test")

@@ -5,11 +5,11 @@ mean and standard deviation of the training features, so results do not depend o
 feature scale of the encoder. :func:`fit_linear` is the ``modist`` linear protocol
 (:mod:`modist.evaluation.presets`): it follows the release's linear evaluation in spirit
 (cross-entropy, mini-batches of 256, full batch when the set is smaller, a cosine
-learning-rate schedule, no weight decay) on cached features of the test views. Adam
-replaces SGD so that one learning rate works across encoders without a sweep. The
-release's own protocol (``maclr``: SGD at lr 32 on raw features of augmented clips through
-the frozen backbone, every step) is :func:`modist.evaluation.finetune.finetune` with
-``frozen_backbone=True``.
+learning-rate schedule (:func:`modist.schedules.cosine_factor`), no weight decay) on cached
+features of the test views. Adam replaces SGD so that one learning rate works across
+encoders without a sweep. The release's own protocol (``maclr``: SGD at lr 32 on raw
+features of augmented clips through the frozen backbone, every step) is
+:func:`modist.evaluation.finetune.finetune` with ``frozen_backbone=True``.
 
 Example:
     >>> x = np.array([[0.0], [1.0], [10.0], [11.0]]); y = np.array([0, 0, 1, 1])
@@ -21,11 +21,15 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from modist.evaluation.fit import fit
+from modist.schedules import cosine_factor
 
 
 @dataclass(frozen=True)
@@ -71,16 +75,15 @@ def fit_linear(x: np.ndarray, y: np.ndarray, recipe: LinearRecipe = LinearRecipe
     batch = n if recipe.batch_size is None else min(recipe.batch_size, n)
     per_epoch = math.ceil(n / batch)
     total = recipe.epochs * per_epoch
-    step = 0
-    for _ in range(recipe.epochs):
-        order = torch.randperm(n, generator=g) if batch < n else None
-        for i in range(per_epoch):
-            idx = order[i * batch:(i + 1) * batch] if order is not None else slice(None)
-            if recipe.schedule == "cosine":
-                for group in opt.param_groups:
-                    group["lr"] = recipe.lr * 0.5 * (1 + math.cos(math.pi * step / total))
-            opt.zero_grad()
-            F.cross_entropy(xtr[idx] @ weight + bias, ytr[idx]).backward()
-            opt.step()
-            step += 1
+    schedule = (lambda step: recipe.lr * cosine_factor(step, total)) if recipe.schedule == "cosine" else None
+    fit(lambda idx: F.cross_entropy(xtr[idx] @ weight + bias, ytr[idx]), _batches(n, batch, recipe.epochs, g),
+        optimizer=opt, steps=total, lr=schedule, record=lambda step: None)
     return LinearClassifier(mean, std, weight.detach(), bias.detach())
+
+
+def _batches(n: int, batch: int, epochs: int, g: torch.Generator) -> Iterator[torch.Tensor | slice]:
+    """Row indices of each mini-batch: a fresh permutation every epoch, or every row when one batch holds all."""
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=g) if batch < n else None
+        for i in range(math.ceil(n / batch)):
+            yield order[i * batch:(i + 1) * batch] if order is not None else slice(None)

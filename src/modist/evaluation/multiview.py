@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from modist.data.augment import PairedAugment
-from modist.models.inputs import InputPipeline
+from modist.data.clips import ClipBatch
+from modist.flow.inputs import InputPipeline
 
 
 class SpatialCrop(PairedAugment):
@@ -51,9 +52,9 @@ class SpatialCrop(PairedAugment):
 
 
 class ViewPipeline:
-    """Like :class:`~modist.models.inputs.InputPipeline`, with ``spatial_views`` crops per clip.
+    """Like :class:`~modist.flow.inputs.InputPipeline`, with ``spatial_views`` crops per clip.
 
-    ``batch["rgb"]`` is [B, T, F, H, W, 3] (T temporal views); the output is
+    ``batch.rgb`` is [B, T, F, H, W, 3] (T temporal views); the output is
     [T * S, B, C, F, crop, crop], view ``t * S + s``.
     """
 
@@ -65,7 +66,7 @@ class ViewPipeline:
         self.pipelines = [InputPipeline(SpatialCrop(crop_size, s, spatial_views), encoding, max_flow, edge_max)
                           for s in range(spatial_views)]
 
-    def __call__(self, batch: dict, device: torch.device,
+    def __call__(self, batch: ClipBatch, device: torch.device,
                  with_motion: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         outs = [p(batch, device, with_motion) for p in self.pipelines]
         rgb = _interleave([o[0] for o in outs])

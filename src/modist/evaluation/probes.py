@@ -33,16 +33,19 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from modist.data.clips import ClipBatch, ClipSource
+from modist.data.motion_source import MotionRequest
 from modist.data.sampling import clip_span
 from modist.errors import ConfigError
 from modist.evaluation.intervals import bootstrap_interval
 from modist.evaluation.linear_probe import LinearRecipe, fit_linear
+from modist.flow.inputs import modality_input
 
 TASKS = {"arrow": ("forward", "reversed"), "speed": ("1x", "2x", "4x"), "static": ("moving", "static")}
 SPEEDS = (1, 2, 4)
@@ -57,7 +60,7 @@ def task_views(task: str, *, start: int, clip_frames: int, stride: int, frame: i
                ) -> list[tuple[np.ndarray, int]]:
     """(frame indices, label) of each class's clip; ``frame`` picks the repeated frame of ``static``."""
     if task not in TASKS:
-        raise ConfigError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+        raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     base = start + stride * np.arange(clip_frames)
     if task == "arrow":
         return [(base, 0), (base[::-1].copy(), 1)]
@@ -90,32 +93,26 @@ def _window(record, span: int, margin: int, rng: np.random.Generator, short_side
 
     Only these frames are decoded (seek, as evaluation does for real videos).
     """
-    from modist.data.clips import ClipSource
-
-    seen: dict[str, int] = {}
-
-    def choose(num_frames: int, fps: float) -> list[int]:
-        seen["n"] = num_frames
-        seen["start"] = int(rng.integers(0, num_frames - span + 1)) if num_frames >= span else 0
-        return [max(seen["start"] - margin, 0)]
-
-    rgb, _ = ClipSource(None, short_side=short_side).clips(record, choose, span + 2 * margin, 1)
-    first = max(seen["start"] - margin, 0)
-    # Past the video's end ClipSource repeats the last frame, as evaluation clips do.
-    return rgb[0], seen["start"] - first, seen["n"]
+    with ClipSource(None, short_side=short_side).open(record) as video:
+        num_frames = video.num_frames
+        start = int(rng.integers(0, num_frames - span + 1)) if num_frames >= span else 0
+        first = max(start - margin, 0)
+        # Past the video's end ClipSource repeats the last frame, as evaluation clips do.
+        rgb = video.read([first], span + 2 * margin, 1).rgb
+    return rgb[0], start - first, num_frames
 
 
 @torch.no_grad()
 def _encode(enc, frames: np.ndarray, views: list[np.ndarray], flow, device: torch.device) -> np.ndarray:
     """Features [V, D] of clips ``frames[views[v]]`` through the evaluation input path."""
-    batch = {"rgb": torch.from_numpy(np.stack([frames[v] for v in views]))[None]}
-    motion = enc.modality == "motion"
-    if motion:
-        partners = [flow_partners(v, flow.flow_gap, len(frames)) for v in views]
-        f = flow.estimate(frames[np.concatenate(views)], frames[np.concatenate(partners)])
-        batch["flow"] = torch.from_numpy(np.asarray(f).reshape(len(views), len(views[0]), *f.shape[1:]))[None]
-    rgb, mot = enc.view_pipeline(1)(batch, device, motion)
-    x = (mot if motion else rgb)[:, 0]
+    batch = ClipBatch(rgb=torch.from_numpy(np.stack([frames[v] for v in views]))[None])
+    if enc.modality == "motion":
+        at = np.concatenate(views)
+        partners = np.concatenate([flow_partners(v, flow.flow_gap, len(frames)) for v in views])
+        f = flow.motion(MotionRequest.pairs(frames[at], frames[partners], frames=at))
+        motion = torch.from_numpy(np.asarray(f).reshape(len(views), len(views[0]), *f.shape[1:]))[None]
+        batch = replace(batch, **{flow.kind.value: motion})
+    x = modality_input(enc.view_pipeline(1), batch, device, enc.modality)[:, 0]
     return enc.backbone(x).float().cpu().numpy()
 
 

@@ -41,7 +41,6 @@ from modist.evaluation.finetune import FinetuneRecipe, FinetuneResult, finetune
 from modist.evaluation.linear_probe import LinearRecipe
 from modist.evaluation.protocols import PROTOCOLS, ProtocolResult, knn_eval, linear_eval, retrieval_eval
 from modist.evaluation.retrieval import DEFAULT_KS
-from modist.models.encoder_io import EncoderSpec
 from modist.runtime import resolve_device
 
 log = logging.getLogger(__name__)
@@ -249,20 +248,21 @@ def apply_encoder_values(encoder: EvalEncoder, values: Mapping[str, Any]) -> Eva
     if stride is None or stride == getattr(enc.backbone, "conv1_temporal_stride", 1):
         return enc
     try:
-        spec = EncoderSpec.from_meta({**enc.meta, "conv1_temporal_stride": stride})
+        spec = replace(enc.spec, conv1_temporal_stride=stride)
         backbone = spec.build()
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"conv1_temporal_stride: cannot rebuild this encoder ({type(exc).__name__}: {exc})") from None
     backbone.load_state_dict(enc.backbone.state_dict())
     backbone.train(enc.backbone.training)
-    return replace(enc, backbone=backbone, meta={**enc.meta, "conv1_temporal_stride": stride})
+    return replace(enc, backbone=backbone, spec=spec)
 
 
 def encoder_values(encoder: EvalEncoder) -> dict[str, Any]:
-    """The encoder's own clip settings (those of its ``encoder.json``; overrides live outside ``meta``)."""
-    meta = encoder.meta
-    return {"clip_frames": meta.get("clip_frames", encoder.clip_frames), "stride": meta.get("stride", encoder.stride),
-            "crop_size": meta.get("crop_size", encoder.crop_size), "short_side": encoder.short_side,
+    """The encoder's own clip settings (those of its ``encoder.json``; overrides live outside ``trained_on``)."""
+    t = encoder.trained_on
+    return {"clip_frames": encoder.clip_frames if t.clip_frames is None else t.clip_frames,
+            "stride": encoder.stride if t.stride is None else t.stride,
+            "crop_size": encoder.crop_size if t.crop_size is None else t.crop_size, "short_side": encoder.short_side,
             "conv1_temporal_stride": getattr(encoder.backbone, "conv1_temporal_stride", 1)}
 
 
@@ -278,7 +278,7 @@ def _meta(encoder: EvalEncoder, spec: EvalSpec, checkpoint: str | None, splits: 
             "test_splits": list(spec.resolved_test_splits()), "fold": spec.fold,
             "num_train_videos": len(splits.train.records),
             "num_test_videos": {s: len(ds.records) for s, ds in splits.tests.items()},
-            "held_out": splits.held_out, "encoder": {**encoder.meta, **encoder.settings()}}
+            "held_out": splits.held_out, "encoder": {**encoder.record(), **encoder.settings()}}
     if splits.note:
         meta["split_note"] = splits.note
     return meta

@@ -37,8 +37,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from modist.data.clips import ClipBatch
 from modist.errors import ConfigError, DataError
 from modist.evaluation.intervals import bootstrap_interval
+from modist.flow.inputs import modality_input
 
 MAPS = ("activation", "gradient")
 DILATION_PX = 2
@@ -244,22 +246,15 @@ def explain_video(enc, record, *, maps: tuple[str, ...] = MAPS, classifier: Scor
     device = torch.device(device)
     enc = saliency_input(enc, min_input)
     source = source or enc.clip_source(frame_cache=1)
-    starts: list[int] = []
-    frames_seen: list[int] = []
-
-    def choose(num_frames: int, fps: float) -> list[int]:
-        frames_seen.append(num_frames)
+    with source.open(record) as video:
+        num_frames = video.num_frames
         # One more clip than explained: the last is the positive of the first.
-        chosen = uniform_clip_starts(num_frames, enc.clip_frames, enc.stride, max(num_clips, 1) + 1)
-        starts.extend(chosen)
-        return chosen
-
-    rgb, flow = source.clips(record, choose, enc.clip_frames, enc.stride)
-    batch = {"rgb": torch.from_numpy(np.stack(rgb))[None]}
-    if flow is not None:
-        batch["flow"] = torch.from_numpy(np.stack(flow))[None]
-    x_rgb, x_motion = enc.view_pipeline(1)(batch, device, enc.modality == "motion")
-    x = (x_rgb if enc.modality == "rgb" else x_motion)[:, 0]  # [V, C, T, S, S]
+        starts = uniform_clip_starts(num_frames, enc.clip_frames, enc.stride, max(num_clips, 1) + 1)
+        read = video.read(starts, enc.clip_frames, enc.stride)
+    rgb = read.rgb
+    motion = {} if read.motion is None else {read.kind.value: torch.from_numpy(np.stack(read.motion))[None]}
+    batch = ClipBatch(rgb=torch.from_numpy(np.stack(rgb))[None], **motion)
+    x = modality_input(enc.view_pipeline(1), batch, device, enc.modality)[:, 0]  # [V, C, T, S, S]
     backbone = enc.backbone.to(device).eval()
     out_maps: dict[str, torch.Tensor] = {}
     explained = x[:-1] if len(starts) > 1 else x
@@ -274,7 +269,6 @@ def explain_video(enc, record, *, maps: tuple[str, ...] = MAPS, classifier: Scor
     if "class" in maps:
         out_maps["class"] = gradcam_map(backbone, explained, classifier, stage=stage)
     clips = []
-    num_frames = frames_seen[0]
     for i in range(len(explained)):
         frames = centre_square(rgb[i])
         size = (frames.shape[0], frames.shape[1], frames.shape[2])
@@ -327,7 +321,7 @@ def saliency_eval(enc, root, *, split: str = "test_unbiased", map_kind: str = "g
     from modist.synth import read_manifest, read_masks
 
     if map_kind not in MAPS:
-        raise ConfigError(f"--map must be one of {', '.join(MAPS)}, got {map_kind!r}")
+        raise ConfigError(f"map_kind must be one of {', '.join(MAPS)}, got {map_kind!r}")
     root = Path(root)
     manifest = root if root.suffix == ".csv" else root / "manifest.csv"
     rows = [r for r in read_manifest(manifest) if canonical_split(r.split) == canonical_split(split)]

@@ -113,6 +113,8 @@ def encode_motion(
         return flow.clamp(-max_flow, max_flow) / max_flow
     if kind == "magnitude":
         return flow_magnitude(flow).clamp(max=max_flow) / max_flow
+    if kind != "flow_edges":  # frame_diff is computed from frames, not from flow
+        raise FlowError(f"motion encoding {kind!r} is not an encoding of flow (see modist.data.frame_difference)")
     edges = sobel_magnitude(flow_magnitude(flow))
     return edges.clamp(0.0, edge_max) / edge_max
 

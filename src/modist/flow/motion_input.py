@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from modist.choices import BATCHED_FLOW_ESTIMATORS
 from modist.data.prepare import PrepareSettings
 from modist.data.prepared import DEFAULT_MOTION_CRF, RECIPE_GOP, GrayVideoWriter, MotionInputSettings
 from modist.data.sampling import flow_partners
@@ -126,7 +127,7 @@ def for_recipe(cfg: Any, *, motion_crf: int = DEFAULT_MOTION_CRF, gop: int = REC
     here rather than once per video.
     """
     settings = MotionInputSettings.from_config(cfg, crf=motion_crf)
-    options = {"device": device} if device and settings.estimator in ("raft", "torch_tvl1") else {}
+    options = {"device": device} if device and settings.estimator in BATCHED_FLOW_ESTIMATORS else {}
     writer = MotionInputWriter(settings, options=options)
     blank = np.zeros((1, 16, 16, 3), np.uint8)
     estimate_batch(blank, blank, settings.estimator, **writer.options)

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from modist.errors import FlowError
+from modist.errors import DataError, FlowError
+from modist.serialization import load_torch_file
 
 WEIGHTS_ENV = "MODIST_RAFT_WEIGHTS"
 _lock = threading.Lock()
@@ -71,8 +72,10 @@ def _load_model(path: Path, size: str, device: torch.device) -> torch.nn.Module:
 
                 state = load_file(str(path))
             else:
-                state = torch.load(path, map_location="cpu", weights_only=True)
+                state = load_torch_file(path, what=f"torchvision RAFT-{size} state_dict")
             model.load_state_dict(state)
+        except DataError as exc:  # the file does not load at all; the message says why
+            raise FlowError(str(exc)) from None
         except Exception as exc:
             raise FlowError(f"{path}: not a torchvision RAFT-{size} state_dict ({type(exc).__name__})") from None
         model = _models[key] = model.eval().to(device)

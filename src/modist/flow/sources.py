@@ -1,24 +1,28 @@
 """The two ways a clip gets its flow: estimated from its frames, or read from a flow store.
 
-Both implement :class:`modist.data.clips.FlowSource`, which the clip datasets take as an
-argument so that the data layer never imports flow code.
+Both implement :class:`modist.data.motion_source.MotionSource`, which the clip datasets take
+as an argument so that the data layer never imports flow code. :class:`DeviceFlow` is the
+training process's half of :class:`modist.data.clips.PartnerFrames`.
 
 Example:
     >>> import numpy as np
     >>> source = EstimatedFlow(estimator="dis", preset="ultrafast", flow_gap=2)
     >>> frames = np.zeros((3, 16, 16, 3), np.uint8)
-    >>> source.estimate(frames, frames).shape, source.stored
-    ((3, 16, 16, 2), False)
+    >>> source.motion(MotionRequest.pairs(frames, frames)).shape, source.kind.value, source.needs_partners
+    ((3, 16, 16, 2), 'flow', True)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
 import torch
 
+from modist.data.motion_source import MotionKind, MotionRequest
+from modist.data.timing import stage
 from modist.errors import DataError, VideoReadError
 from modist.flow.estimate import estimate_batch
 from modist.flow.store import open_stored_flow, stored_direction
@@ -33,16 +37,17 @@ class EstimatedFlow:
     preset: str = "medium"  # DIS only; the default of estimate() and MotionConfig too
     flow_gap: int = 1
     flow_direction: str = "forward"
-    stored = False
+    kind: ClassVar[MotionKind] = MotionKind.FLOW
+    needs_partners: ClassVar[bool] = True
 
     def options(self) -> dict:
         return {"preset": self.preset} if self.estimator == "dis" else {}
 
-    def estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
-        return estimate_batch(frames0, frames1, estimator=self.estimator, **self.options()).astype(np.float16)
-
-    def read(self, video_path: str, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        raise TypeError("EstimatedFlow computes flow from frames; it has no store to read")
+    def motion(self, request: MotionRequest) -> np.ndarray:
+        """float16 flow from each of ``request.pixels`` to its partner in ``request.partners``."""
+        with stage(request.timer, "flow"):
+            return estimate_batch(request.pixels, request.partners, estimator=self.estimator,
+                                  **self.options()).astype(np.float16)
 
 
 @dataclass(frozen=True)
@@ -84,36 +89,40 @@ class FlowFromStore:
     store: str
     flow_gap: int = 1
     flow_direction: str = "forward"
-    stored = True
+    kind: ClassVar[MotionKind] = MotionKind.FLOW
+    needs_partners: ClassVar[bool] = False
 
-    def estimate(self, frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
-        raise TypeError("FlowFromStore reads precomputed flow; it does not estimate")
-
-    def read(self, video_path: str, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """Flow of absolute frame indices ``frames``, resized to ``size`` (H, W).
+    def motion(self, request: MotionRequest) -> np.ndarray:
+        """Flow of the frame indices ``request.frames``, resized to ``request.size`` (H, W).
 
         Pair ``i`` of a store is the flow of frame ``i``, to ``i + flow_gap`` (forward) or
         ``max(i - flow_gap, 0)`` (backward); when the store was made at another resolution
         the field is resized and its vectors rescaled.
         """
-        try:
-            with open_stored_flow(self.store, video_path) as stored:
-                made_with = int(stored.settings.get("flow_gap", 1))
-                if made_with != self.flow_gap:
-                    raise VideoReadError(stored.path, f"flow store made with flow_gap {made_with} "
-                                                      f"but motion.flow_gap is {self.flow_gap}")
-                direction = stored_direction(stored.settings)
-                if direction != self.flow_direction:
-                    raise VideoReadError(stored.path, f"flow store made with flow_direction {direction} "
-                                                      f"but motion.flow_direction is {self.flow_direction}")
-                lo, hi = int(frames.min()), int(frames.max()) + 1
-                block = stored.read(lo, min(hi, stored.num_pairs))
-        except DataError as exc:
-            raise VideoReadError(str(exc)) from None
-        if len(block) == 0:
-            raise VideoReadError(video_path, "flow store holds no pairs for the requested frames")
-        picked = block[np.minimum(frames - lo, len(block) - 1)]
-        return resize_flow(picked, size).astype(np.float16)
+        video_path, frames = request.video_path, request.frames
+        with stage(request.timer, "flow"):
+            try:
+                with open_stored_flow(self.store, video_path) as stored:
+                    self._check(stored)
+                    lo, hi = int(frames.min()), int(frames.max()) + 1
+                    block = stored.read(lo, min(hi, stored.num_pairs))
+            except DataError as exc:
+                raise VideoReadError(str(exc)) from None
+            if len(block) == 0:
+                raise VideoReadError(video_path, "flow store holds no pairs for the requested frames")
+            picked = block[np.minimum(frames - lo, len(block) - 1)]
+            return resize_flow(picked, request.size).astype(np.float16)
+
+    def _check(self, stored) -> None:
+        """VideoReadError unless ``stored`` was made with this source's flow gap and direction."""
+        made_with = int(stored.settings.get("flow_gap", 1))
+        if made_with != self.flow_gap:
+            raise VideoReadError(stored.path, f"flow store made with flow_gap {made_with} "
+                                              f"but motion.flow_gap is {self.flow_gap}")
+        direction = stored_direction(stored.settings)
+        if direction != self.flow_direction:
+            raise VideoReadError(stored.path, f"flow store made with flow_direction {direction} "
+                                              f"but motion.flow_direction is {self.flow_direction}")
 
 
 def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -58,7 +58,7 @@ def write_animation(path: str | os.PathLike, frames: np.ndarray, fps: float) -> 
     """Write uint8 ``[T, H, W, 3]`` as ``.gif`` (PIL) or ``.mp4`` (PyAV), atomically."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise ConfigError(f"--out {path}: unsupported format {suffix or '(none)'}; use .gif or .mp4")
+        raise ConfigError(f"{path}: unsupported format {suffix or '(none)'}; use .gif or .mp4")
     if suffix == ".mp4":
         from modist.data.video import write_video
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from modist.choices import CROSS_VIEWS
 from modist.config import PretrainConfig
 from modist.errors import ConfigError
 from modist.losses import info_nce
@@ -112,8 +113,8 @@ class MoDist(Method):
         cross_view: str = "same",
     ):
         super().__init__()
-        if cross_view not in ("same", "other"):
-            raise ValueError(f"cross_view must be 'same' or 'other', got {cross_view!r}")
+        if cross_view not in CROSS_VIEWS:
+            raise ValueError(f"cross_view must be {' or '.join(map(repr, CROSS_VIEWS))}, got {cross_view!r}")
         if visual is None and weights.uses_visual:
             raise ValueError("visual terms need a visual pathway")
         if motion is None and weights.uses_motion:

@@ -48,20 +48,22 @@ from modist.config import MotionConfig
 from modist.data.augment import MEAN, STD, PairedAugment
 from modist.data.sampling import clip_indices, uniform_clip_starts
 from modist.models.encoder_io import EncoderSpec
+from modist.models.run_files import TrainedOn
 
 Frames = np.ndarray | torch.Tensor | Sequence[np.ndarray | torch.Tensor]
 _EXPECTED = "uint8 RGB frames [T, H, W, 3] (an array, a tensor or a list of H x W x 3 frames)"
 
 
-def normalization(meta: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """``(mean, std)`` per RGB channel from an ``encoder.json`` record; modist's own when it has none.
+def normalization(trained_on: TrainedOn) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``(mean, std)`` per RGB channel as ``encoder.json`` records them; modist's own where it does not.
 
     Each may be one number or three. Raises ValueError for anything else or a std that is not positive.
 
-    >>> normalization({}), normalization({"mean": 0.5, "std": [0.2, 0.25, 0.5]})
+    >>> normalization(TrainedOn()), normalization(TrainedOn(mean=0.5, std=(0.2, 0.25, 0.5)))
     (((0.45, 0.45, 0.45), (0.225, 0.225, 0.225)), ((0.5, 0.5, 0.5), (0.2, 0.25, 0.5)))
     """
-    mean, std = _per_channel(meta.get("mean", MEAN), "mean"), _per_channel(meta.get("std", STD), "std")
+    mean = _per_channel(MEAN if trained_on.mean is None else trained_on.mean, "mean")
+    std = _per_channel(STD if trained_on.std is None else trained_on.std, "std")
     if min(std) <= 0:
         raise ValueError(f"std must be positive, got {list(std)}")
     return mean, std
@@ -73,7 +75,8 @@ def _per_channel(value: Any, key: str) -> tuple[float, ...]:
     if (isinstance(value, (list, tuple)) and len(value) == 3
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
         return tuple(float(v) for v in value)
-    raise ValueError(f"{key} must be one number or 3 numbers (R, G, B), got {value!r}")
+    shown = list(value) if isinstance(value, tuple) else value  # as encoder.json writes it
+    raise ValueError(f"{key} must be one number or 3 numbers (R, G, B), got {shown!r}")
 
 
 def renormalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -106,13 +109,13 @@ class Encoder(nn.Module):
 
     def __init__(self, backbone: nn.Module, spec: EncoderSpec, *, clip_frames: int, stride: int, crop_size: int,
                  short_side: int = 0, mean: Sequence[float] = MEAN, std: Sequence[float] = STD,
-                 meta: dict[str, Any] | None = None, motion: MotionConfig | None = None):
+                 trained_on: TrainedOn | None = None, motion: MotionConfig | None = None):
         super().__init__()
         self.backbone = backbone
         self.spec = spec
         self.clip_frames, self.stride, self.crop_size, self.short_side = clip_frames, stride, crop_size, short_side
         self.mean, self.std = tuple(mean), tuple(std)
-        self.meta = dict(meta or {})
+        self.trained_on = trained_on or TrainedOn()
         # How a motion-modality encoder's flow input is made from video (estimator, encoding).
         self.motion = motion or MotionConfig()
 

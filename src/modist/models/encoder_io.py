@@ -3,39 +3,36 @@
 A finished run (and ``modist export``) writes ``encoder.safetensors`` with ``encoder.json``
 beside it. The JSON holds the :class:`EncoderSpec` (architecture, input channels, width,
 modality, conv1 temporal stride) plus what the encoder was trained on (method, clip shape,
-decode short side) and, for an RGB encoder, the input normalisation (``mean``, ``std`` of pixels
-in [0, 1]). Loading never unpickles and gives the network in eval mode. An ``encoder.json``
-written before a field existed loads with that field's default (``width_divisor`` 1,
-``modality`` rgb, ``conv1_temporal_stride`` 1; see :mod:`modist.models.encoder` for the inputs).
+decode short side; :class:`modist.models.run_files.TrainedOn`) and, for an RGB encoder, the input
+normalisation (``mean``, ``std`` of pixels in [0, 1]). :func:`modist.models.run_files.read_encoder`
+reads it back without unpickling, the network in eval mode; an ``encoder.json`` written before a
+field existed reads with that field's default (``width_divisor`` 1, ``modality`` rgb,
+``conv1_temporal_stride`` 1; see :mod:`modist.models.encoder` for the inputs).
 
 Example:
-    >>> import tempfile
-    >>> from modist.models.resnet3d import build_backbone
+    >>> import json, tempfile
     >>> spec = EncoderSpec(arch="r3d_tiny", in_channels=3, base_width=4)
-    >>> d = tempfile.mkdtemp()
+    >>> d = Path(tempfile.mkdtemp())
     >>> _ = save_encoder(d, spec.build(), spec, {"method": "rgb_only"})
-    >>> encoder, meta = load_encoder(d)
-    >>> meta["arch"], meta["method"], meta["conv1_temporal_stride"], type(encoder).__name__, encoder.training
-    ('r3d_tiny', 'rgb_only', 1, 'ResNet3d', False)
-    >>> meta["mean"], meta["std"]
+    >>> record = json.loads((d / META).read_text())
+    >>> record["arch"], record["method"], record["conv1_temporal_stride"], EncoderSpec.from_meta(record) == spec
+    ('r3d_tiny', 'rgb_only', 1, True)
+    >>> record["mean"], record["std"]
     ([0.45, 0.45, 0.45], [0.225, 0.225, 0.225])
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from modist.atomic import atomic_path, write_json
 from modist.data.augment import MEAN, STD
-from modist.errors import ConfigError, DataError
 from modist.models.resnet3d import ResNet3d, build_backbone
 
 WEIGHTS = "encoder.safetensors"
@@ -90,32 +87,3 @@ def save_encoder(out_dir: str | os.PathLike, encoder: torch.nn.Module, spec: Enc
     inputs = {"mean": list(MEAN), "std": list(STD)} if spec.modality == "rgb" else {}
     write_json(out_dir / META, {**asdict(spec), **inputs, **(extra or {})})
     return weights
-
-
-def load_encoder(path: str | os.PathLike) -> tuple[ResNet3d, dict[str, Any]]:
-    """Rebuild an exported backbone, in eval mode, from ``encoder.safetensors`` (or the folder holding it)."""
-    path = Path(path)
-    weights = path / WEIGHTS if path.is_dir() else path
-    meta_path = weights.with_name(META)
-    if not weights.is_file() or not meta_path.is_file():
-        raise DataError(f"{weights}: encoder weights or {meta_path.name} not found")
-    try:
-        meta = json.loads(meta_path.read_text())
-        spec = EncoderSpec.from_meta(meta)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{meta_path}: not an encoder description ({type(exc).__name__}: {exc})") from None
-    try:
-        encoder = spec.build()
-    except ConfigError as exc:
-        raise DataError(f"{meta_path}: {exc}") from None
-    try:
-        state = load_file(str(weights))
-    except (SafetensorError, OSError) as exc:
-        raise DataError(f"{weights}: not a readable safetensors file ({exc})") from None
-    try:
-        encoder.load_state_dict(state)
-    except RuntimeError as exc:
-        raise DataError(f"{weights}: weights do not fit {spec.arch} as {META} describes it "
-                        f"({str(exc).splitlines()[0]})") from None
-    encoder.eval()  # a loaded encoder is for features: batch-norm statistics stay as trained
-    return encoder, {**asdict(spec), **meta}  # an older encoder.json gains the defaults it was built with

@@ -15,8 +15,8 @@ A motion pathway whose stem takes 3 identical channels (the release replicates f
 imported as a 1-channel stem by summing conv1's weight over its input channels: for an input
 ``x`` repeated 3 times, ``sum_c W[:, c] * x == (sum_c W[:, c]) * x``, so the outputs are equal.
 
-Reading never unpickles unless asked: pickled files (``.pyth``, ``.pth``) are opened with
-``torch.load(weights_only=True)``; ``trust_pickle=True`` is the explicit way past a refusal.
+Reading never unpickles unless asked: pickled files (``.pyth``, ``.pth``) are opened weights-only
+(:func:`modist.serialization.load_torch_file`); ``trust_pickle=True`` is the explicit way past a refusal.
 
 Example:
     >>> from modist.models.resnet3d import build_backbone
@@ -31,7 +31,6 @@ Example:
 from __future__ import annotations
 
 import os
-import pickle
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,11 +40,12 @@ import torch
 
 from modist.atomic import atomic_path, write_text
 from modist.errors import ConfigError, DataError
-from modist.models.encoder_io import WEIGHTS, EncoderSpec, load_encoder, save_encoder
+from modist.models.encoder_io import WEIGHTS, EncoderSpec, save_encoder
 from modist.models.resnet3d import MODIST_RELEASE_KERNELS, SLOW_ONLY_KERNELS, TEMPORAL_1_KERNELS
+from modist.models.run_files import CONFIG, read_encoder
+from modist.serialization import PickleRefused, load_torch_file
 
 IMPORT_FORMATS = ("pyslowfast", "pytorchvideo", "mmaction2")
-RUN_CONFIG = "config.yaml"  # read by evaluation for a motion encoder's flow settings
 EXPORT_FORMATS = ("pyslowfast", "pytorchvideo")
 
 # Temporal kernels (conv1, res2..res5) of a bottleneck [3,4,6,3] file -> the modist preset.
@@ -214,14 +214,6 @@ def _is_safetensors(path: Path) -> bool:
     return len(head) == 9 and 0 < int.from_bytes(head[:8], "little") < 1 << 28 and head[8:9] == b"{"
 
 
-def _refusal_reason(exc: Exception) -> str:
-    for line in str(exc).splitlines():
-        line = line.strip()
-        if "Unsupported global" in line or line.startswith("WeightsUnpickler error"):
-            return line.replace("WeightsUnpickler error: ", "").split(". Please")[0].rstrip(".")[:200]
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-
-
 def read_state_dict(path: str | os.PathLike, *, trust_pickle: bool = False) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint file: safetensors, or a pickle holding a state dict.
 
@@ -242,17 +234,12 @@ def read_state_dict(path: str | os.PathLike, *, trust_pickle: bool = False) -> d
         except (SafetensorError, OSError) as exc:
             raise DataError(f"{path}: not a readable safetensors file ({exc})") from None
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
+        obj = load_torch_file(path)
+    except PickleRefused as exc:
         if not trust_pickle:
-            raise DataError(f"{path}: weights-only loading refused it ({_refusal_reason(exc)}); if you trust "
-                            "this file, pass --trust-pickle (unpickling runs code from the file)") from None
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc2:  # any failure inside a foreign pickle
-            raise DataError(f"{path}: not a readable checkpoint ({_refusal_reason(exc2)})") from None
-    except Exception as exc:  # zip/pickle errors of truncated or foreign files
-        raise DataError(f"{path}: not a readable checkpoint ({_refusal_reason(exc)})") from None
+            raise DataError(f"{path}: weights-only loading refused it ({exc.reason}); if you trust "
+                            "this file, pass trust_pickle=True (unpickling runs code from the file)") from None
+        obj = load_torch_file(path, trust_pickle=True)
     return _state_of(obj, path)
 
 
@@ -343,7 +330,7 @@ def convert_state_dict(state: dict[str, torch.Tensor], fmt: str, *, pathway: int
     Going from 3 to 1 sums conv1's weight over its input channels.
     """
     path = Path(path)
-    layout = _check_format(fmt, IMPORT_FORMATS)
+    _check_format(fmt, IMPORT_FORMATS)
     prefix = _find_prefix(state, fmt, pathway, path)
     inferred = infer_spec(state, fmt, pathway=pathway, prefix=prefix, path=path)
     modality = modality or ("motion" if pathway else "rgb")
@@ -356,7 +343,22 @@ def convert_state_dict(state: dict[str, torch.Tensor], fmt: str, *, pathway: int
     spec = EncoderSpec(arch or inferred.arch, in_channels, inferred.width_divisor, inferred.base_width, modality,
                        conv1_temporal_stride)
     encoder = spec.build()
-    target = encoder.state_dict()
+    new_state, defaulted, used = _mapped_tensors(state, encoder.state_dict(), fmt, pathway, prefix, spec,
+                                                 collapse=in_channels != file_channels, path=path)
+    ignored, others = _unused_tensors(state, used, fmt, pathway, prefix, spec, path=path)
+    encoder.load_state_dict(new_state)
+    notes = []
+    if spec.arch == "r3d_18":
+        notes.append("mmaction2's ResNet3d-18 weights fit modist's r3d_18 one to one, but check the source config: "
+                     "r3d_18 has no max-pool after conv1 and temporal stride 2 in res3-res5")
+    collapsed = (file_channels, in_channels) if in_channels != file_channels else None
+    return Conversion(encoder, spec, len(used), ignored, defaulted, prefix, notes, collapsed, others)
+
+
+def _mapped_tensors(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor], fmt: str, pathway: int,
+                    prefix: str, spec: EncoderSpec, *, collapse: bool, path: Path
+                    ) -> tuple[dict[str, torch.Tensor], list[str], set[str]]:
+    """(modist state, source names left at their defaults, source names used) for every target tensor."""
     names = source_names(fmt, target, pathway)
     stem_key = "stem.0.weight"
     new_state, defaulted, used = {}, [], set()
@@ -369,7 +371,7 @@ def convert_state_dict(state: dict[str, torch.Tensor], fmt: str, *, pathway: int
                 continue
             raise DataError(f"{path}: missing tensor {src} (modist {spec.arch} {key})")
         tensor = state[src]
-        if key == stem_key and in_channels != file_channels and tensor.ndim == 5:
+        if key == stem_key and collapse and tensor.ndim == 5:
             # Exact for identical input channels: conv(x repeated C times, W) == conv(x, sum_c W[:, c]).
             tensor = tensor.sum(dim=1, keepdim=True)
         if tuple(tensor.shape) != tuple(value.shape):
@@ -377,9 +379,15 @@ def convert_state_dict(state: dict[str, torch.Tensor], fmt: str, *, pathway: int
                             f"expects {tuple(value.shape)} for {key}")
         new_state[key] = tensor.detach().to(value.dtype).clone()
         used.add(src)
+    return new_state, defaulted, used
+
+
+def _unused_tensors(state: dict[str, torch.Tensor], used: set[str], fmt: str, pathway: int, prefix: str,
+                    spec: EncoderSpec, *, path: Path) -> tuple[list[str], dict[int, int]]:
+    """(source tensors ignored by name, tensors per other pathway); any other unused tensor is an error."""
     other = re.compile(rf"pathway(?!{pathway}_)(\d+)_") if fmt == "pyslowfast" else None
-    ignore = [re.compile(p) for p in layout["ignore"]]
-    ignored = []
+    ignore = [re.compile(p) for p in _LAYOUTS[fmt]["ignore"]]
+    ignored: list[str] = []
     others: dict[int, int] = {}
     for key in state:
         if key in used:
@@ -394,13 +402,7 @@ def convert_state_dict(state: dict[str, torch.Tensor], fmt: str, *, pathway: int
             continue
         where = "" if key.startswith(prefix) else f" (and outside {prefix!r})"
         raise DataError(f"{path}: unexpected tensor {key}: not part of a {fmt} {spec.arch} backbone{where}")
-    encoder.load_state_dict(new_state)
-    notes = []
-    if spec.arch == "r3d_18":
-        notes.append("mmaction2's ResNet3d-18 weights fit modist's r3d_18 one to one, but check the source config: "
-                     "r3d_18 has no max-pool after conv1 and temporal stride 2 in res3-res5")
-    collapsed = (file_channels, in_channels) if in_channels != file_channels else None
-    return Conversion(encoder, spec, len(used), ignored, defaulted, prefix, notes, collapsed, others)
+    return ignored, others
 
 
 def _input_source(ev: EvalInput, chosen: dict[str, int], total: int) -> str:
@@ -443,8 +445,8 @@ def import_checkpoint(src: str | os.PathLike, fmt: str, out_dir: str | os.PathLi
         conv.spec, conv.encoder = spec, encoder
     if release is MACLR_MOTION_INPUT and conv.spec.in_channels == 1:
         conv.motion_config = dict(MACLR_MOTION_CONFIG)
-        if (out_dir / RUN_CONFIG).exists() and not overwrite:
-            raise DataError(f"{out_dir}: already holds {RUN_CONFIG}")
+        if (out_dir / CONFIG).exists() and not overwrite:
+            raise DataError(f"{out_dir}: already holds {CONFIG}")
     ev = conv.eval_input
     meta = {"method": f"import:{fmt}", "source": str(src), "source_format": fmt, "source_prefix": conv.prefix,
             "clip_frames": ev.clip_frames, "stride": ev.stride, "crop_size": ev.crop_size,
@@ -456,7 +458,7 @@ def import_checkpoint(src: str | os.PathLike, fmt: str, out_dir: str | os.PathLi
     save_encoder(out_dir, conv.encoder, conv.spec, meta)
     if conv.motion_config is not None:
         lines = "".join(f"  {k}: {v}\n" for k, v in conv.motion_config.items())
-        write_text(out_dir / RUN_CONFIG, "# The MaCLR release's motion input (written by modist convert).\n"
+        write_text(out_dir / CONFIG, "# The MaCLR release's motion input (written by modist convert).\n"
                                          f"motion:\n{lines}")
     return conv
 
@@ -472,17 +474,18 @@ def export_state_dict(encoder: torch.nn.Module, fmt: str) -> dict[str, torch.Ten
     return {names[k]: v.detach().cpu().contiguous().clone() for k, v in state.items()}
 
 
-def export_checkpoint(run: str | os.PathLike, fmt: str, out: str | os.PathLike) -> tuple[Path, dict[str, Any], int]:
+def export_checkpoint(run: str | os.PathLike, fmt: str, out: str | os.PathLike) -> tuple[Path, EncoderSpec, int]:
     """Write the encoder of a modist run as a ``fmt`` checkpoint file (``torch.save``, weights-only loadable).
 
     PySlowFast gets ``{"model_state": ...}``, what its ``load_checkpoint`` reads; pytorchvideo
     the plain state dict of ``create_resnet``'s stem and stages (its head is the user's).
+    Returns the file, the encoder's spec and the number of tensors written.
     """
     _check_format(fmt, EXPORT_FORMATS)
-    encoder, meta = load_encoder(run)
-    tensors = export_state_dict(encoder, fmt)
+    encoder = read_encoder(run)
+    tensors = export_state_dict(encoder.module, fmt)
     payload: dict[str, Any] = {"model_state": tensors} if fmt == "pyslowfast" else tensors
     out = Path(out)
     with atomic_path(out) as tmp:
         torch.save(payload, tmp)
-    return out, meta, len(tensors)
+    return out, encoder.spec, len(tensors)

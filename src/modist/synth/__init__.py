@@ -16,11 +16,12 @@ Example:
 from modist.data.adapters.synth import MANIFEST_COLUMNS, ManifestRow, read_manifest
 from modist.synth.classes import CLASS_NAMES, Motion, sample_motion
 from modist.synth.config import SynthConfig
-from modist.synth.generate import SPLITS, generate, video_rng
+from modist.synth.generate import generate
 from modist.synth.manifest import read_masks
 from modist.synth.preview import save_class_grid
 from modist.synth.scene import draw_video, plan_video, render_video
 from modist.synth.textures import BACKGROUND_NAMES
+from modist.synth.videos import SPLITS, video_rng
 
 __all__ = [
     "BACKGROUND_NAMES",

@@ -24,42 +24,19 @@ import numpy as np
 from tqdm import tqdm
 
 from modist.atomic import write_json
-from modist.data import video as video_io
 from modist.data.adapters.synth import ManifestRow, read_manifest
-from modist.errors import ConfigError, DataError, ModistError
+from modist.errors import ConfigError, DataError
 from modist.synth.classes import CLASS_NAMES
 from modist.synth.config import SynthConfig
-from modist.synth.manifest import write_manifest, write_masks
-from modist.synth.scene import render_video
+from modist.synth.manifest import write_manifest
 from modist.synth.textures import BACKGROUND_NAMES
+from modist.synth.videos import SPLITS, make_video
 from modist.synth.workers import run_in_workers
 
-# New splits go at the end: a split's position seeds its videos (``video_rng``).
-SPLITS: tuple[str, ...] = ("train", "test_biased", "test_unbiased", "train_unbiased")
-UNBIASED_SPLITS = ("test_unbiased", "train_unbiased")
 GENERATOR_VERSION = 2  # bump when rendering or encoding changes, so cached datasets are regenerated
 MANIFEST_NAME = "manifest.csv"
 INFO_NAME = "synth.json"
 _SERIAL_BELOW = 24  # fewer videos than this are not worth starting worker processes
-
-
-def video_rng(seed: int, split: str, index: int) -> np.random.Generator:
-    """The generator that decides everything about video ``index`` of ``split``."""
-    return np.random.default_rng(np.random.SeedSequence([seed, SPLITS.index(split), index]))
-
-
-def video_label(index: int) -> int:
-    """Classes are interleaved so that any prefix of a split is roughly balanced."""
-    return index % len(CLASS_NAMES)
-
-
-def choose_background(config: SynthConfig, split: str, label: int, rng: np.random.Generator) -> int:
-    """The background family: the class's own with probability ``scene_bias`` (train,
-    test_biased), otherwise, and always in test_unbiased and train_unbiased, uniform over families."""
-    biased, uniform = rng.random() < config.scene_bias, int(rng.integers(len(BACKGROUND_NAMES)))
-    if split not in UNBIASED_SPLITS and biased:
-        return label % len(BACKGROUND_NAMES)
-    return uniform
 
 
 def split_counts(config: SynthConfig) -> dict[str, int]:
@@ -87,7 +64,7 @@ def generate(
     seed = int(seed)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: --out must be a folder, not a file")
+        raise ConfigError(f"{out}: out_dir must be a folder, not a file")
     manifest_path = out / MANIFEST_NAME
     info = _info(config, seed)
     if _is_complete(out, info):
@@ -108,23 +85,6 @@ def generate(
         megabytes = sum(p.stat().st_size for row in rows for p in (row.path, row.mask_path)) / 1e6
         print(f"synth: {len(rows)} videos in {time.perf_counter() - started:.1f} s, {megabytes:.1f} MB -> {out}")
     return manifest_path
-
-
-def make_video(out: Path, config: SynthConfig, seed: int, split: str, index: int) -> ManifestRow:
-    """Render, encode and save one video and its masks; return its manifest row."""
-    rng = video_rng(seed, split, index)
-    label = video_label(index)
-    background = choose_background(config, split, label, rng)
-    frames, masks = render_video(config, label, background, rng)
-    name = f"{split}_{index:05d}"
-    video_path = out / "videos" / split / f"{name}.mp4"
-    mask_path = out / "masks" / split / f"{name}.npz"
-    try:
-        video_io.write_video(video_path, frames, fps=config.fps, crf=config.crf)
-        write_masks(mask_path, masks)
-    except OSError as exc:
-        raise ModistError(f"{video_path}: cannot write ({exc})") from exc
-    return ManifestRow(video_path.resolve(), label, CLASS_NAMES[label], split, background, mask_path.resolve())
 
 
 def _run_jobs(

@@ -22,6 +22,7 @@ import modist
 from modist.data.adapters.synth import ManifestRow
 from modist.errors import ModistError
 from modist.synth.config import SynthConfig
+from modist.synth.videos import make_video
 
 Job = tuple[str, int]  # (split, index)
 
@@ -97,8 +98,6 @@ def _row_from_json(data: dict) -> ManifestRow:
 
 def main() -> None:
     import cv2
-
-    from modist.synth.generate import make_video
 
     cv2.setNumThreads(1)  # frames are tiny; the other workers use the other cores
     spec = json.load(sys.stdin)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -23,14 +24,16 @@ from modist.config import PretrainConfig
 from modist.data.adapters import resolve_dataset
 from modist.data.augment import PairedAugment
 from modist.data.backends import describe_backend
-from modist.data.clips import ClipSource, PairClipDataset, PartnerFrames, collate_clips
+from modist.data.clips import ClipBatch, ClipSource, PairClipDataset, PartnerFrames, collate_clips
+from modist.data.frame_difference import FrameDifference
 from modist.data.prepared import MotionInputSettings, PreparedMotion, check_motion_settings, prepared_motion_root
 from modist.data.records import VideoDataset
-from modist.distributed import DistEnv, min_across_ranks
+from modist.distributed import min_across_ranks
 from modist.errors import ConfigError, DataError
+from modist.flow.inputs import InputPipeline
 from modist.flow.sources import DeviceFlow, EstimatedFlow, FlowFromStore
 from modist.methods.base import Batch
-from modist.models.inputs import InputPipeline
+from modist.runtime import TorchrunEnv
 from modist.training.sampler import GlobalBatchSampler, SeededItems
 from modist.training.step import channels_last_views
 
@@ -58,21 +61,21 @@ def build_input_pipeline(cfg: PretrainConfig, *, train: bool = True) -> InputPip
 class FlowOnDevice:
     """``motion.flow_device=device``: flow from the loader's partner frames, in batches on the device.
 
-    The loader ships uint8 (motion frame, partner frame) pairs, ``[..., H, W, 6]``, under ``"flow"``
-    (:class:`PartnerFrames`); they are turned into flow on the training device before the usual
-    augmentation and encoding.
+    The loader ships uint8 (motion frame, partner frame) pairs, ``[..., H, W, 6]``, as the batch's
+    ``partner_frames`` (:class:`PartnerFrames`); they are turned into flow on the training device
+    before the usual augmentation and encoding.
     """
 
     def __init__(self, inputs: InputPipeline, flow: DeviceFlow):
         self.inputs = inputs
         self.flow = flow
 
-    def __call__(self, batch: dict, device: torch.device, with_motion: bool):
-        if with_motion and "flow" in batch and batch["flow"].dtype == torch.uint8:
-            batch = {**batch, "flow": self._estimate(batch, device)}
+    def __call__(self, batch: ClipBatch, device: torch.device, with_motion: bool):
+        if with_motion and batch.partner_frames is not None:
+            batch = replace(batch, flow=self._estimate(batch, device), partner_frames=None)
         return self.inputs(batch, device, with_motion)
 
-    def _estimate(self, batch: dict, device: torch.device) -> torch.Tensor:
+    def _estimate(self, batch: ClipBatch, device: torch.device) -> torch.Tensor:
         """Flow of the batch's partner frames, each item estimated on its own frame only.
 
         Items smaller than the batch sit padded (``collate_clips``); estimating over the
@@ -80,8 +83,8 @@ class FlowOnDevice:
         group of equally sized items is estimated on its own (h, w) and padded back with zeros.
         """
         # The motion clip's own frames travel with their partners: it need not be the RGB clip.
-        rgb, partners = batch["flow"][..., :3], batch["flow"][..., 3:]
-        sizes = batch.get("frame_size")
+        rgb, partners = batch.partner_frames[..., :3], batch.partner_frames[..., 3:]
+        sizes = batch.frame_size
         h, w = rgb.shape[-3:-1]
         if sizes is None or bool((sizes == sizes.new_tensor([h, w])).all()):
             return self.flow(rgb, partners, device)
@@ -114,7 +117,7 @@ def resolve_motion_source(cfg: PretrainConfig) -> tuple[str, Path | None]:
     if found is None:
         if m.source == "prepared":
             raise ConfigError(f"motion.source=prepared: data.dataset {cfg.data.dataset} is not a copy with prepared "
-                              "motion input (`modist prepare DATASET --out DIR --config RECIPE` makes one)")
+                              "motion input (`modist prepare` with this recipe makes one; docs/training.md)")
         return "on_the_fly", None
     root, recorded = found
     check_motion_settings(root, recorded, MotionInputSettings.from_config(cfg))
@@ -133,8 +136,8 @@ def raw_video_note(cfg: PretrainConfig) -> str:
         ms = pairs * DIS_PAIR_MS[m.preset] * area / (340 * 256)
         cost = f", about {ms:.0f} ms of CPU per sample" if ms >= 10 else f", about {ms:.1f} ms of CPU per sample"
     return (f"{d.dataset}: raw videos, so the loader estimates the motion input ({pairs} {name} flow pairs per "
-            f"sample{cost}); prepare it once with `modist prepare DATASET --out DIR --config RECIPE` and train with "
-            "data.dataset=DIR (docs/training.md)")
+            f"sample{cost}); prepare it once with `modist prepare` and this recipe, and train with "
+            "data.dataset=<the copy> (docs/training.md)")
 
 
 def build_clip_source(cfg: PretrainConfig, *, with_motion: bool, note: bool = True) -> ClipSource:
@@ -148,12 +151,15 @@ def build_clip_source(cfg: PretrainConfig, *, with_motion: bool, note: bool = Tr
         flow = PreparedMotion(str(prepared), m.flow_gap, m.flow_direction)
     elif with_motion and m.source == "store":
         flow = FlowFromStore(m.flow_store, m.flow_gap, m.flow_direction)
+    elif with_motion and m.encoding == "frame_diff":
+        flow = FrameDifference(m.flow_gap, m.flow_direction)  # no flow: nothing to estimate or prepare
     elif with_motion and m.flow_device == "device":
         # flow estimated later, in batches on the training device
         flow = PartnerFrames(m.flow_gap, m.flow_direction)
     elif with_motion:
         flow = EstimatedFlow(m.estimator, m.preset, m.flow_gap, m.flow_direction)
-    if with_motion and m.source == "auto" and source == "on_the_fly" and m.flow_device == "loader" and note:
+    if (with_motion and m.source == "auto" and source == "on_the_fly" and m.flow_device == "loader"
+            and m.encoding != "frame_diff" and note):
         log.warning(raw_video_note(cfg))
     d = cfg.data
     if d.video_backend != "pyav":
@@ -162,29 +168,22 @@ def build_clip_source(cfg: PretrainConfig, *, with_motion: bool, note: bool = Tr
                       motion_frames=m.clip_frames, motion_stride=m.stride)
 
 
-def build_loader(cfg: PretrainConfig, dataset: VideoDataset, *, with_motion: bool, env: DistEnv,
+def build_loader(cfg: PretrainConfig, dataset: VideoDataset, *, with_motion: bool, env: TorchrunEnv,
                  device: torch.device, start_batch: int = 0) -> DataLoader:
     """This rank's share of every global batch, from batch ``start_batch`` on (exact resume)."""
     t, d = cfg.train, cfg.data
     source = build_clip_source(cfg, with_motion=with_motion, note=env.rank == 0)
-    clips = PairClipDataset(dataset.records, source, d.clip_frames, d.stride, d.min_clip_gap_sec, d.max_clip_gap_sec,
-                            d.clips_per_video)
+    clips = PairClipDataset(dataset.records, source, clip_frames=d.clip_frames, stride=d.stride,
+                            min_clip_gap_sec=d.min_clip_gap_sec, max_clip_gap_sec=d.max_clip_gap_sec,
+                            clips_per_video=d.clips_per_video)
     # data.clips_per_video samples per video read: the loader draws that many fewer videos a batch.
     videos = t.batch_size // d.clips_per_video
-    sampler = GlobalBatchSampler(len(clips), videos, env.world_size, env.rank, t.seed, start_batch=start_batch)
+    sampler = GlobalBatchSampler(len(clips), videos, world_size=env.world_size, rank=env.rank, seed=t.seed,
+                                 start_batch=start_batch)
     return DataLoader(SeededItems(clips, t.seed), batch_size=videos, sampler=sampler,
                       num_workers=d.num_workers, collate_fn=collate_clips,
                       persistent_workers=d.num_workers > 0, pin_memory=device.type == "cuda",
                       generator=torch.Generator().manual_seed(t.seed))
-
-
-def _truncate(batch: dict, n: int) -> dict:
-    """The first ``n`` readable clips, so that every rank contributes equally many keys."""
-    if batch["size"] == n:
-        return batch
-    out = {k: (v[:n] if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
-    out["size"] = n
-    return out
 
 
 class BatchStream:
@@ -196,7 +195,7 @@ class BatchStream:
     """
 
     def __init__(self, loader: DataLoader, inputs: InputPipeline, *, dataset_name: str, num_videos: int,
-                 with_motion: bool, channels_last: bool, env: DistEnv, device: torch.device, start_batch: int = 0):
+                 with_motion: bool, channels_last: bool, env: TorchrunEnv, device: torch.device, start_batch: int = 0):
         self._batches = iter(loader)
         self.inputs = inputs
         self.dataset_name = dataset_name
@@ -224,27 +223,28 @@ class BatchStream:
         waited = time.perf_counter()
         batch, n = self._next_readable()
         self.wait_s += time.perf_counter() - waited
-        batch = _truncate(batch, n)
+        # The first n readable clips, so that every rank contributes equally many keys.
+        batch = batch if batch.size == n else batch.head(n)
         self.clips += n * self.env.world_size
         rgb, motion = self.inputs(batch, self.device, with_motion=self.with_motion)
         if self.channels_last:
             rgb, motion = channels_last_views(rgb), channels_last_views(motion)
-        return Batch(rgb, motion, batch["label"].to(self.device))
+        return Batch(rgb, motion, batch.labels.to(self.device))
 
-    def _next_readable(self) -> tuple[dict, int]:
+    def _next_readable(self) -> tuple[ClipBatch, int]:
         for _ in range(self._max_empty):
             batch = next(self._batches)
             self.batches += 1
-            self.skipped += batch["skipped"]
-            self.skipped_paths.update(batch.get("skipped_paths", ()))
-            n = min_across_ranks(batch["size"], self.device)
+            self.skipped += batch.skipped
+            self.skipped_paths.update(batch.skipped_paths)
+            n = min_across_ranks(batch.size, self.device)
             if n >= 2:
                 return batch, n
         raise DataError(f"dataset {self.dataset_name!r}: {self._max_empty} batches in a row without two readable "
                         f"videos ({len(self.skipped_paths)} unreadable file(s)); `modist data check` lists them")
 
 
-def build_batch_stream(cfg: PretrainConfig, dataset: VideoDataset, *, with_motion: bool, env: DistEnv,
+def build_batch_stream(cfg: PretrainConfig, dataset: VideoDataset, *, with_motion: bool, env: TorchrunEnv,
                        device: torch.device, start_batch: int = 0) -> BatchStream:
     """The device batches ``modist pretrain`` trains on: loader, inputs and counters together."""
     loader = build_loader(cfg, dataset, with_motion=with_motion, env=env, device=device, start_batch=start_batch)

@@ -17,7 +17,7 @@ from typing import Any
 from modist.atomic import write_text
 from modist.config import PretrainConfig
 from modist.errors import DataError
-from modist.training.checkpoint import find_latest_checkpoint, load_checkpoint
+from modist.models.run_files import find_latest_checkpoint, load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def find_resume_point(cfg: PretrainConfig) -> ResumePoint | None:
     step = int(state["step"])
     if step > cfg.train.steps:
         raise DataError(f"{path}: is at step {step}, past train.steps={cfg.train.steps}; raise train.steps "
-                        "or start again with --overwrite (train.overwrite=true)")
+                        "or start again with train.overwrite=true")
     return ResumePoint(path, step, int(state.get("batches", step * cfg.train.accumulate)), state)
 
 

@@ -1,7 +1,7 @@
 """Seeding and the random-number-generator states a checkpoint must carry to resume exactly.
 
-States are stored as tensors, ints and tuples only, so checkpoints still load with
-``torch.load(weights_only=True)``.
+States are stored as tensors, ints and tuples only, so checkpoints still load weights-only
+(:func:`modist.serialization.load_torch_file`).
 
 Example:
     >>> import random

@@ -32,7 +32,8 @@ from modist.config import PretrainConfig, to_dict, to_yaml
 from modist.errors import DataError
 from modist.methods import Method
 from modist.models.encoder_io import META, WEIGHTS, save_encoder
-from modist.training.checkpoint import LATEST, numbered_checkpoints, remove_checkpoints, save_step_checkpoint
+from modist.models.run_files import CONFIG, LATEST, TrainedOn, numbered_checkpoints
+from modist.training.checkpoint import remove_checkpoints, save_step_checkpoint
 from modist.training.loggers import TENSORBOARD_DIR, ScalarLogger, open_logger, scalars_of
 from modist.training.resume import read_history, rewrite_history
 from modist.viz.curves import plot_training_curves
@@ -173,7 +174,7 @@ class RunDir:
             t = self.cfg.train
             if found and not t.overwrite and t.resume == "never":
                 raise DataError(f"{self.path}: holds another run ({', '.join(found[:3])}); continue it with "
-                                "train.resume=auto or replace it with --overwrite (train.overwrite=true)")
+                                "train.resume=auto or replace it with train.overwrite=true")
             remove_checkpoints(self.path)
             for name in (METRICS, WEIGHTS, META, CURVES):
                 (self.path / name).unlink(missing_ok=True)
@@ -181,7 +182,7 @@ class RunDir:
         else:
             self.history = read_history(self.metrics_path, resumed_at)
             rewrite_history(self.metrics_path, self.history)
-        write_text(self.path / "config.yaml", to_yaml(self.cfg))
+        write_text(self.path / CONFIG, to_yaml(self.cfg))
         return found
 
     def close(self) -> None:
@@ -241,11 +242,4 @@ class RunDir:
         """The kept encoder, with what it was trained on (``curves.png`` is drawn when the loop ends)."""
         if not self.writer:
             return
-        save_encoder(self.path, method.eval_encoder(), method.export_spec(), encoder_extra(self.cfg))
-
-
-def encoder_extra(cfg: PretrainConfig) -> dict[str, Any]:
-    """What ``encoder.json`` records besides the spec: the method, clip shape and decode short side it trained on."""
-    d = cfg.data
-    return {"method": cfg.method.name, "clip_frames": d.clip_frames, "stride": d.stride, "crop_size": d.crop_size,
-            "short_side": d.short_side}
+        save_encoder(self.path, method.eval_encoder(), method.export_spec(), TrainedOn.of_run(self.cfg).record())

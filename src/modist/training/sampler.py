@@ -28,7 +28,7 @@ from torch.utils.data import Dataset, Sampler
 
 
 class GlobalBatchSampler(Sampler):
-    def __init__(self, num_items: int, batch_size: int, world_size: int = 1, rank: int = 0, seed: int = 0,
+    def __init__(self, num_items: int, batch_size: int, *, world_size: int = 1, rank: int = 0, seed: int = 0,
                  shuffle: bool = True, start_batch: int = 0):
         self.num_items = num_items
         self.batch_size = batch_size

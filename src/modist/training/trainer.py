@@ -31,7 +31,6 @@ from tqdm.auto import tqdm
 from modist.config import PretrainConfig, to_dict
 from modist.data.records import VideoDataset
 from modist.distributed import (
-    DistEnv,
     gather_objects,
     mean_across_ranks,
     setup_distributed,
@@ -39,6 +38,7 @@ from modist.distributed import (
 )
 from modist.errors import DataError
 from modist.methods import Method
+from modist.runtime import TorchrunEnv
 from modist.schedules import lr_factor
 from modist.training.batches import BatchStream, build_batch_stream, load_dataset
 from modist.training.build import build_training_method
@@ -128,7 +128,7 @@ class TrainingState:
     step_fn: TrainStep
 
     @classmethod
-    def build(cls, cfg: PretrainConfig, method: Method, *, env: DistEnv, device: torch.device) -> TrainingState:
+    def build(cls, cfg: PretrainConfig, method: Method, *, env: TorchrunEnv, device: torch.device) -> TrainingState:
         t, o = cfg.train, cfg.optim
         global_batch = t.batch_size * env.world_size * t.accumulate
         optimizer = build_optimizer(o, method.learnable_params, scaled_lr(o, global_batch))
@@ -152,7 +152,7 @@ class TrainingState:
 
 
 def _locked(cfg: PretrainConfig, dataset: VideoDataset | None, *, desc: str | None, on_step: StepCallback | None,
-            env: DistEnv, device: torch.device) -> TrainResult:
+            env: TorchrunEnv, device: torch.device) -> TrainResult:
     require_logger(cfg.train.logger)  # a missing package, before anything is written
     # The folder is locked and checked before the minutes data loading can take.
     run_dir = RunDir(cfg, writer=env.is_main)
@@ -163,7 +163,7 @@ def _locked(cfg: PretrainConfig, dataset: VideoDataset | None, *, desc: str | No
 
 
 def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, run_dir: RunDir, *, desc: str | None,
-              on_step: StepCallback | None, env: DistEnv, device: torch.device) -> TrainResult:
+              on_step: StepCallback | None, env: TorchrunEnv, device: torch.device) -> TrainResult:
     t = cfg.train
     seed_everything(t.seed)  # identical networks and queues on every rank
     resume = None if t.overwrite and t.resume == "auto" else find_resume_point(cfg)
@@ -208,7 +208,7 @@ def _pretrain(cfg: PretrainConfig, dataset: VideoDataset | None, run_dir: RunDir
                        skipped_paths)
 
 
-def _build_method(cfg: PretrainConfig, dataset: VideoDataset, *, env: DistEnv, device: torch.device) -> Method:
+def _build_method(cfg: PretrainConfig, dataset: VideoDataset, *, env: TorchrunEnv, device: torch.device) -> Method:
     if len(dataset) < cfg.train.batch_size * env.world_size:
         raise DataError(too_few_videos(cfg, len(dataset), env.world_size))
     method = build_training_method(cfg, num_classes=len(dataset.class_names), device=device, distributed=env.enabled)
@@ -236,7 +236,7 @@ def too_few_videos(cfg: PretrainConfig, videos: int, processes: int) -> str:
     return f"{text}; training needs at least {2 * processes} videos"
 
 
-def _restore_rng(resume: ResumePoint | None, *, env: DistEnv, seed: int, start_step: int) -> None:
+def _restore_rng(resume: ResumePoint | None, *, env: TorchrunEnv, seed: int, start_step: int) -> None:
     """Every rank's RNG as the checkpoint left it; reseeded where that is impossible."""
     rngs = resume.rng if resume is not None else None
     if rngs and len(rngs) == env.world_size:
@@ -248,7 +248,7 @@ def _restore_rng(resume: ResumePoint | None, *, env: DistEnv, seed: int, start_s
     seed_everything(rank_seed(seed, env.rank) + start_step)
 
 
-def _loop(cfg: PretrainConfig, training: TrainingState, stream: BatchStream, run_dir: RunDir, *, env: DistEnv,
+def _loop(cfg: PretrainConfig, training: TrainingState, stream: BatchStream, run_dir: RunDir, *, env: TorchrunEnv,
           device: torch.device, start_step: int, desc: str, on_step: StepCallback | None) -> None:
     t = cfg.train
     training.method.train()
@@ -277,7 +277,7 @@ def _loop(cfg: PretrainConfig, training: TrainingState, stream: BatchStream, run
                 on_step(step + 1, record)
 
 
-def _save(cfg: PretrainConfig, training: TrainingState, stream: BatchStream, run_dir: RunDir, *, env: DistEnv,
+def _save(cfg: PretrainConfig, training: TrainingState, stream: BatchStream, run_dir: RunDir, *, env: TorchrunEnv,
           step: int) -> None:
     every_rng = gather_objects(rng_state())  # a collective: every rank takes part
     run_dir.save_checkpoint(step, {**training.state_dict(), "step": step, "batches": stream.batches,
