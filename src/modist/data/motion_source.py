@@ -50,7 +50,8 @@ class MotionKind(str, Enum):
 class MotionRequest:
     """The motion a clip source asks for: of frames ``frames`` of the video at ``video_path``.
 
-    ``frames`` are frame indices of the video file (of the decoded frames with a frame cache),
+    ``frames`` are frame indices of the video file (for a source that ``needs_partners`` and reads
+    from the frame cache, of the decoded record: a segment's frames count from its start),
     ``size`` the (H, W) of the decoded frames, which the answer must have. ``pixels`` and
     ``partners``, uint8 ``[len(frames), H, W, 3]``, are the decoded frames and their flow
     partners: given to a source that ``needs_partners``, None otherwise. ``timer`` is the clip

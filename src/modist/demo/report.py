@@ -137,6 +137,28 @@ def comparisons(runs: list[dict], baseline: str = "rgb_only", split: str = "test
     return out
 
 
+def matched_budget_comparisons(runs: list[dict], split: str = "test_unbiased") -> list[dict]:
+    """Each MoDist-method arm trained longer or shorter than ``modist`` minus the RGB-only arm of the
+    same length (the ``length`` study: ``modist_1200 - rgb_only_1200``), paired by seed.
+
+    >>> rows = [{"method": m, "split": "test_unbiased", "seed": s, "steps": n, "linear_top1": a, "knn_top1": a}
+    ...         for m, n, a in [("modist", 600, 0.4), ("modist_1200", 1200, 0.5), ("rgb_only_1200", 1200, 0.2)]
+    ...         for s in (0, 1)]
+    >>> [(r["method"], r["baseline"], round(r["linear"]["mean"], 2)) for r in matched_budget_comparisons(rows)]
+    [('modist_1200', 'rgb_only_1200', 0.3)]
+    """
+    steps = {r["method"]: r["steps"] for r in runs if "steps" in r}
+    default = steps.get("modist")
+    out = []
+    for method, n in steps.items():
+        if method not in ARMS or ARMS[method].method != "modist" or n == default:
+            continue
+        baseline = next((m for m, k in steps.items() if k == n and m in ARMS and ARMS[m].method == "rgb_only"), None)
+        if baseline is not None:
+            out += comparisons(runs, baseline=baseline, split=split, methods=[method])
+    return out
+
+
 def _interval_dict(d: Interval) -> dict:
     nan = math.isnan(d.half_width)
     return {"mean": d.mean, "std": None if nan else d.std, "ci95": None if nan else [d.low, d.high], "n": d.n}
@@ -368,6 +390,10 @@ def write_results(out_dir: str | os.PathLike, runs: list[dict], meta: dict) -> s
         if "modist" in ran and any(m not in DEMO_METHODS for m in ablation) else []
     if ablations:
         report += "\nAblations, each arm minus `modist` (the release's weighting):\n\n" + comparison_text(ablations)
+    budget = matched_budget_comparisons(runs)
+    if budget:
+        report += "\nAt equal training length, each MoDist arm minus the RGB-only arm of its length:\n\n" + \
+            comparison_text(budget)
     saliency = saliency_table(runs)
     saliency_diffs = saliency_comparisons(runs)
     if saliency:
@@ -382,6 +408,7 @@ def write_results(out_dir: str | os.PathLike, runs: list[dict], meta: dict) -> s
                                                        "comparisons": diffs,
                                                        "saliency_comparisons": saliency_diffs,
                                                        "ablation_comparisons": ablations,
+                                                       "matched_budget_comparisons": budget,
                                                        "meta": {**meta, "machine": machine()}})
     chance = f"Chance is {100 * meta['chance']:.0f} %. " if "chance" in meta else ""
     write_text(os.path.join(out_dir, "results.md"),
