@@ -14,7 +14,7 @@ from modist.data.adapters.ava import (
     read_proposals_csv,
     read_proposals_pickle,
 )
-from modist.data.video_write import write_video
+from modist.data.video import write_video
 from modist.errors import DataError
 
 FPS = 8

@@ -41,7 +41,7 @@ def run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
     """20 frames of 40 x 56 px: a bright square moving right over noise."""
-    from modist.data.video_write import write_video
+    from modist.data.video import write_video
 
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 80, (20, 40, 56, 3), dtype=np.uint8)

@@ -130,7 +130,9 @@ def test_motion_encodings_give_the_channel_counts():
 
 @pytest.mark.parametrize("key", sorted(CHOICES))
 def test_every_listed_choice_loads(key):
-    extra = ["motion.flow_store=somewhere"] if key == "motion.source" else []
+    # The few keys whose other values need a partner setting to be valid.
+    extra = {"motion.source": ["motion.flow_store=somewhere"],
+             "motion.flow_device": ["motion.estimator=torch_tvl1"]}.get(key, [])
     for value in CHOICES[key]:
         cfg = load_config(None, [f"{key}={value}", *extra])
         section, field = key.split(".")

@@ -37,3 +37,32 @@ def test_missing_torchvision_is_named_even_with_weights(tmp_path):
     with pytest.raises(FlowError, match="raft' unavailable: torchvision does not import") as info:
         estimate(IMG, IMG, estimator="raft", weights=weights)
     assert "weights" not in str(info.value).split("torchvision does not import")[1]
+
+
+def test_weights_digest_follows_the_contents_not_the_path(monkeypatch, tmp_path):
+    from modist.flow.raft import weights_digest
+
+    weights = tmp_path / "raft.pth"
+    weights.write_bytes(b"abc")
+    assert weights_digest(weights) == "sha256:ba7816bf8f01cfea"  # sha256("abc"), first 16 hex digits
+    monkeypatch.setenv(WEIGHTS_ENV, str(weights))
+    assert weights_digest() == "sha256:ba7816bf8f01cfea"
+    weights.write_bytes(b"abcd")  # same path, other weights
+    assert weights_digest(weights) == "sha256:88d4266fd4e6338d"
+    with pytest.raises(FlowError, match="gone.pth not found"):
+        weights_digest(tmp_path / "gone.pth")
+
+
+def test_flow_made_with_raft_records_its_weights(tmp_path):
+    from modist.data.prepared import MotionInputSettings
+    from modist.flow.motion_input import MotionInputWriter
+    from modist.flow.precompute import PrecomputeSettings
+
+    a, b = tmp_path / "a.pth", tmp_path / "b.pth"
+    a.write_bytes(b"abc")
+    b.write_bytes(b"abcd")
+    store = PrecomputeSettings(estimator="raft", options={"weights": str(a)}).identity()
+    assert store["raft_weights"] == "sha256:ba7816bf8f01cfea"
+    assert "raft_weights" not in PrecomputeSettings(estimator="dis").identity()
+    writer = MotionInputWriter(MotionInputSettings(estimator="raft", preset=""), options={"weights": str(b)})
+    assert writer.settings["raft_weights"] == "sha256:88d4266fd4e6338d"

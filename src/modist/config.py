@@ -195,6 +195,8 @@ CHOICES: dict[str, Collection[str]] = {
     "optim.schedule": choices.LR_SCHEDULES,
     "model.arch": choices.BACKBONES,
     "train.logger": choices.TRAIN_LOGGERS,
+    "data.video_backend": choices.VIDEO_BACKENDS,
+    "motion.flow_device": choices.FLOW_DEVICES,
 }
 
 # One line of help per key: what `modist config keys` prints beside the type and default.
@@ -319,12 +321,6 @@ def _validate(cfg: DictConfig) -> None:
         raise ConfigError(f"invalid value {cfg.data.crop_scale_min!r} for data.crop_scale_min; must be in (0, 1]")
     if not 0 <= cfg.method.momentum < 1:
         raise ConfigError(f"invalid value {cfg.method.momentum!r} for method.momentum; must be in [0, 1)")
-    if cfg.data.video_backend not in choices.VIDEO_BACKENDS:
-        raise ConfigError(f"invalid value {cfg.data.video_backend!r} for data.video_backend; "
-                          f"choose from {', '.join(choices.VIDEO_BACKENDS)}")
-    if cfg.motion.flow_device not in choices.FLOW_DEVICES:
-        raise ConfigError(f"invalid value {cfg.motion.flow_device!r} for motion.flow_device; "
-                          f"choose {' or '.join(choices.FLOW_DEVICES)}")
     if cfg.motion.flow_device == "device" and cfg.motion.estimator not in choices.BATCHED_FLOW_ESTIMATORS:
         raise ConfigError("motion.flow_device=device needs a batched estimator "
                           f"(motion.estimator={' or '.join(choices.BATCHED_FLOW_ESTIMATORS)})")

@@ -1,6 +1,7 @@
 """Encoding videos (tests, the synthetic benchmark, motion-input caches).
 
-:func:`write_video` is re-exported by :mod:`modist.data.video`.
+:func:`write_video` is public as :func:`modist.data.video.write_video`; import it from there (one name,
+one path): this module only keeps the encoder apart from the decoders.
 """
 
 from __future__ import annotations

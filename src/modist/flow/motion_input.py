@@ -43,6 +43,7 @@ from modist.data.sampling import flow_partners
 from modist.data.timing import StageTimer, stage
 from modist.flow.encodings import flow_edges_uint8
 from modist.flow.estimate import estimate_batch
+from modist.flow.raft import weights_digest
 
 
 class MotionInputWriter:
@@ -61,6 +62,8 @@ class MotionInputWriter:
         self.options = dict(options or {})
         if settings.estimator == "dis":
             self.options.setdefault("preset", settings.preset)
+        if settings.estimator == "raft":  # which weights made it, so a rerun with others is refused
+            self.settings["raft_weights"] = weights_digest(self.options.get("weights"))
         self._out: GrayVideoWriter | None = None
 
     def begin(self, path: Path, fps: Fraction, num_frames: int, width: int, height: int,

@@ -33,6 +33,7 @@ from modist.choices import FLOW_DIRECTIONS
 from modist.data.sampling import flow_partners
 from modist.errors import ConfigError, DataError, ModistError
 from modist.flow.estimate import estimate_batch
+from modist.flow.raft import weights_digest
 from modist.flow.store import FlowStoreWriter, StoredFlow, store_path, stored_direction
 from modist.runtime import torchrun_env
 
@@ -52,8 +53,11 @@ class PrecomputeSettings:
 
     def identity(self) -> dict[str, Any]:
         """What must match for an existing store file to be reused."""
-        return {"estimator": self.estimator, "options": dict(self.options), "flow_gap": self.flow_gap,
+        made = {"estimator": self.estimator, "options": dict(self.options), "flow_gap": self.flow_gap,
                 "flow_direction": self.flow_direction, "short_side": self.short_side}
+        if self.estimator == "raft":  # the weights' contents, not merely their path
+            made["raft_weights"] = weights_digest(self.options.get("weights"))
+        return made
 
 
 @dataclass

@@ -5,10 +5,13 @@ Available only when ``torchvision`` imports cleanly *and* a weights file is give
 downloaded. Weights are a torchvision RAFT ``state_dict`` saved with ``torch.save`` or
 as ``.safetensors``; ``model`` picks ``"large"`` (default) or ``"small"``.
 ``iterations`` is the number of recurrent updates (the authors' preprocessing used 20).
+Flow made with RAFT records :func:`weights_digest` (in a flow store's settings and a prepared
+copy's ``prepared.json``), so flow from other weights is neither reused nor mistaken for it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -24,6 +27,7 @@ from modist.serialization import load_torch_file
 WEIGHTS_ENV = "MODIST_RAFT_WEIGHTS"
 _lock = threading.Lock()
 _models: dict[tuple, torch.nn.Module] = {}
+_digests: dict[tuple, str] = {}
 
 
 def _import_torchvision_raft() -> tuple[Any | None, str | None]:
@@ -55,6 +59,33 @@ def check_available(weights: str | os.PathLike | None = None) -> Path:
         raise FlowError(f"flow estimator 'raft' unavailable: {'; '.join(problems)}")
     assert path is not None
     return path
+
+
+def weights_digest(weights: str | os.PathLike | None = None) -> str:
+    """``"sha256:"`` and the first 16 hex digits of the weights file's hash (``weights`` or the environment's).
+
+    The file's path says nothing of its contents, so provenance records this instead. Cached per
+    path, size and modification time.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "w.pt"
+        >>> _ = path.write_bytes(b"abc")
+        >>> weights_digest(path)
+        'sha256:ba7816bf8f01cfea'
+    """
+    path, problem = _resolve_weights(weights)
+    if path is None:
+        raise FlowError(f"flow estimator 'raft' unavailable: {problem}")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _digests:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _digests[key] = "sha256:" + digest.hexdigest()[:16]
+    return _digests[key]
 
 
 def _load_model(path: Path, size: str, device: torch.device) -> torch.nn.Module:

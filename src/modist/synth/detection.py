@@ -43,7 +43,7 @@ from tqdm import tqdm
 
 from modist.atomic import atomic_path, write_json
 from modist.data.adapters.ava import CLIP_OFFSET_SEC, write_label_map
-from modist.data.video_write import write_video
+from modist.data.video import write_video
 from modist.synth.classes import CLASS_NAMES, Motion, sample_motion
 from modist.synth.config import DetectionSynthConfig
 from modist.synth.scene import (
