@@ -170,3 +170,28 @@ def test_study_arms_change_only_their_ablated_setting(tmp_path):
     assert resolve_weights(cfg("modist_all4")) == LossWeights(vv=1.0, mm=1.0, vm=1.0, mv=1.0)
     assert cfg("modist_flow_edges").motion.encoding == "flow_edges" and cfg("modist").motion.encoding == "dxdy"
     assert cfg("rgb_only_2400").train.steps == 2400 and cfg("rgb_only").train.steps == 600
+    teacher = cfg("motion_only_2400")
+    assert (teacher.method.name, teacher.train.steps) == ("motion_only", 2400)
+
+
+def test_length_study_report_compares_with_baseline_and_teacher_and_draws_curves(tmp_path):
+    from modist.demo.report import write_results
+
+    acc = {"modist": 0.40, "rgb_only": 0.14, "motion_only": 0.69,
+           "modist_1200": 0.55, "rgb_only_1200": 0.16, "motion_only_1200": 0.70}
+    runs = [{"method": m, "split": split, "seed": seed, "steps": 1200 if m.endswith("1200") else 600,
+             "linear_top1": a + seed / 100, "knn_top1": a, "foreground_lift": 1.2 + seed / 10,
+             "pointing_hit": 0.5}
+            for m, a in acc.items() for seed in (0, 1, 2) for split in ("test_biased", "test_unbiased")]
+    write_results(tmp_path, runs, {"chance": 0.1})
+    saved = json.loads((tmp_path / "results.json").read_text())
+    budget = {(r["method"], r["baseline"]): r["linear"]["mean"] for r in saved["matched_budget_comparisons"]}
+    # seed offsets cancel in the paired differences
+    assert budget == pytest.approx({("modist", "motion_only"): -0.29, ("modist_1200", "rgb_only_1200"): 0.39,
+                                    ("modist_1200", "motion_only_1200"): -0.15})
+    assert (tmp_path / "results_length.png").stat().st_size > 0
+    assert "![training length](results_length.png)" in (tmp_path / "results.md").read_text()
+
+    write_results(tmp_path / "default", [r for r in runs if not r["method"].endswith("1200")], {"chance": 0.1})
+    assert not (tmp_path / "default" / "results_length.png").exists()
+    assert json.loads((tmp_path / "default" / "results.json").read_text())["matched_budget_comparisons"] == []

@@ -45,12 +45,16 @@ ARMS: dict[str, DemoArm] = {
     "rgb_only_1200": DemoArm("rgb_only", ("train.steps=1200",)),
     "modist_2400": DemoArm("modist", ("train.steps=2400",)),
     "rgb_only_2400": DemoArm("rgb_only", ("train.steps=2400",)),
+    # The teacher trained alone for as long: what the student's motion targets can reach.
+    "motion_only_1200": DemoArm("motion_only", ("train.steps=1200",)),
+    "motion_only_2400": DemoArm("motion_only", ("train.steps=2400",)),
 }
 # ``modist demo --study NAME``: sets of arms run together (each cached per arm and seed).
 STUDIES: dict[str, tuple[str, ...]] = {
     "loss_terms": ("rgb_only", "modist_vv_vm", "modist_vv_mv", "modist", "modist_all4", "modist_xmodal"),
     "motion_input": ("modist", "modist_magnitude", "modist_flow_edges", "modist_frame_diff"),
-    "length": ("modist", "rgb_only", "modist_1200", "rgb_only_1200", "modist_2400", "rgb_only_2400"),
+    "length": ("modist", "rgb_only", "motion_only", "modist_1200", "rgb_only_1200", "motion_only_1200",
+               "modist_2400", "rgb_only_2400", "motion_only_2400"),
 }
 DEMO_METHODS = ("modist", "rgb_only", "supervised", "supervised_unbiased", "motion_only")
 TEST_SPLITS = ("test_biased", "test_unbiased")

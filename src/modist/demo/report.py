@@ -137,25 +137,63 @@ def comparisons(runs: list[dict], baseline: str = "rgb_only", split: str = "test
     return out
 
 
+def _only_length(method: str) -> bool:
+    """The arm differs from its method's demo arm in nothing but ``train.steps`` (the ``length`` study)."""
+    return ARMS[method].train_split == "train" and all(o.startswith("train.steps=") for o in ARMS[method].overrides)
+
+
+def length_curves(runs: list[dict], split: str = "test_unbiased") -> dict[str, list[dict]]:
+    """Per method of the ``length`` study (modist, rgb_only, motion_only), one point per training
+    length: ``steps``, linear top-1 and foreground lift (mean and sample std over seeds).
+
+    >>> rows = [{"method": m, "split": "test_unbiased", "seed": s, "steps": n, "linear_top1": a + s / 10}
+    ...         for m, n, a in [("modist_1200", 1200, 0.5), ("modist", 600, 0.3)] for s in (0, 1)]
+    >>> [(p["steps"], round(p["linear_mean"], 2)) for p in length_curves(rows)["modist"]]
+    [(600, 0.35), (1200, 0.55)]
+    """
+    curves: dict[str, list[dict]] = defaultdict(list)
+    for method in dict.fromkeys(r["method"] for r in runs):
+        if method not in ARMS or not _only_length(method) or ARMS[method].method == "supervised":
+            continue
+        rows = [r for r in runs if r["method"] == method and r["split"] == split]
+        point: dict = {"steps": rows[0]["steps"], "seeds": len(rows)}
+        for key, name in (("linear_top1", "linear"), ("foreground_lift", "lift")):
+            values = np.array([r[key] for r in rows if r.get(key) is not None], float)
+            if len(values):
+                point[f"{name}_mean"] = float(values.mean())
+                point[f"{name}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        curves[ARMS[method].method].append(point)
+    return {m: sorted(points, key=lambda p: p["steps"]) for m, points in curves.items()}
+
+
 def matched_budget_comparisons(runs: list[dict], split: str = "test_unbiased") -> list[dict]:
-    """Each MoDist-method arm trained longer or shorter than ``modist`` minus the RGB-only arm of the
-    same length (the ``length`` study: ``modist_1200 - rgb_only_1200``), paired by seed.
+    """The ``length`` study at equal training length, paired by seed: each MoDist arm that differs
+    from ``modist`` only in its steps minus the RGB-only arm of its length (``modist_1200 -
+    rgb_only_1200``; at ``modist``'s own length :func:`comparisons` has it) and minus the teacher
+    trained alone for as long (``modist_1200 - motion_only_1200``: how close the student comes).
+    Nothing unless some arm's length differs from ``modist``'s.
 
     >>> rows = [{"method": m, "split": "test_unbiased", "seed": s, "steps": n, "linear_top1": a, "knn_top1": a}
-    ...         for m, n, a in [("modist", 600, 0.4), ("modist_1200", 1200, 0.5), ("rgb_only_1200", 1200, 0.2)]
+    ...         for m, n, a in [("modist", 600, 0.4), ("motion_only", 600, 0.7), ("modist_1200", 1200, 0.5),
+    ...                         ("rgb_only_1200", 1200, 0.2), ("motion_only_1200", 1200, 0.8)]
     ...         for s in (0, 1)]
     >>> [(r["method"], r["baseline"], round(r["linear"]["mean"], 2)) for r in matched_budget_comparisons(rows)]
-    [('modist_1200', 'rgb_only_1200', 0.3)]
+    [('modist', 'motion_only', -0.3), ('modist_1200', 'rgb_only_1200', 0.3), ('modist_1200', 'motion_only_1200', -0.3)]
     """
-    steps = {r["method"]: r["steps"] for r in runs if "steps" in r}
+    steps = {r["method"]: r["steps"] for r in runs if "steps" in r and r["method"] in ARMS}
     default = steps.get("modist")
+    students = [m for m in steps if ARMS[m].method == "modist" and _only_length(m)]
+    if all(steps[m] == default for m in students):
+        return []
     out = []
-    for method, n in steps.items():
-        if method not in ARMS or ARMS[method].method != "modist" or n == default:
-            continue
-        baseline = next((m for m, k in steps.items() if k == n and m in ARMS and ARMS[m].method == "rgb_only"), None)
-        if baseline is not None:
-            out += comparisons(runs, baseline=baseline, split=split, methods=[method])
+    for method in students:
+        for kind in ("rgb_only", "motion_only"):
+            if kind == "rgb_only" and steps[method] == default:
+                continue
+            baseline = next((m for m, n in steps.items() if n == steps[method] and ARMS[m].method == kind
+                             and ARMS[m].train_split == "train" and _only_length(m)), None)
+            if baseline is not None:
+                out += comparisons(runs, baseline=baseline, split=split, methods=[method])
     return out
 
 
@@ -376,8 +414,9 @@ def comparison_text(rows: list[dict]) -> str:
 
 
 def write_results(out_dir: str | os.PathLike, runs: list[dict], meta: dict) -> str:
-    """Write results.json, results.md and results.png; return the markdown report."""
-    from modist.viz.results import plot_demo_results
+    """Write results.json, results.md and results.png (and results_length.png after the ``length`` study);
+    return the markdown report."""
+    from modist.viz.results import plot_demo_results, plot_length_study
 
     summary = summarise(runs)
     checks = validity(runs)
@@ -392,7 +431,8 @@ def write_results(out_dir: str | os.PathLike, runs: list[dict], meta: dict) -> s
         report += "\nAblations, each arm minus `modist` (the release's weighting):\n\n" + comparison_text(ablations)
     budget = matched_budget_comparisons(runs)
     if budget:
-        report += "\nAt equal training length, each MoDist arm minus the RGB-only arm of its length:\n\n" + \
+        report += ("\nAt equal training length, each MoDist arm minus the RGB-only arm of its length and minus "
+                   "the teacher trained alone for as long (motion_only):\n\n") + \
             comparison_text(budget)
     saliency = saliency_table(runs)
     saliency_diffs = saliency_comparisons(runs)
@@ -404,6 +444,10 @@ def write_results(out_dir: str | os.PathLike, runs: list[dict], meta: dict) -> s
     if meta.get("note"):
         report = f"**{meta['note']}.**\n\n" + report
     plot_demo_results(summary, os.path.join(out_dir, "results.png"), chance=meta.get("chance"))
+    figures = "![results](results.png)\n"
+    if budget:  # the length study ran: its curves against training steps
+        plot_length_study(length_curves(runs), os.path.join(out_dir, "results_length.png"))
+        figures += "\n![training length](results_length.png)\n"
     write_json(os.path.join(out_dir, "results.json"), {"runs": runs, "summary": summary, "validity": checks,
                                                        "comparisons": diffs,
                                                        "saliency_comparisons": saliency_diffs,
@@ -413,5 +457,5 @@ def write_results(out_dir: str | os.PathLike, runs: list[dict], meta: dict) -> s
     chance = f"Chance is {100 * meta['chance']:.0f} %. " if "chance" in meta else ""
     write_text(os.path.join(out_dir, "results.md"),
                f"# modist demo results\n\n{report}\n{chance}Training curves: `<method>_seed<N>/curves.png`.\n\n"
-               "![results](results.png)\n")
+               + figures)
     return report

@@ -1,4 +1,4 @@
-"""Bar chart of the demo's linear-probe and kNN top-1 per method and test split."""
+"""The demo's figures: linear-probe and kNN top-1 per method and test split; the length study's curves."""
 
 from __future__ import annotations
 
@@ -36,6 +36,35 @@ def plot_demo_results(summary: list[dict], out_png: str | os.PathLike, chance: f
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+
+
+def plot_length_study(curves: dict[str, list[dict]], out_png: str | os.PathLike) -> None:
+    """``curves``: per method, points with ``steps``, ``linear_mean``/``_std`` (fractions) and
+    ``lift_mean``/``_std`` (:func:`modist.demo.report.length_curves`); mean ± std over seeds."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=100)
+    panels = (("linear", 100, "linear probe top-1 on test_unbiased (%)"),
+              ("lift", 1, "foreground lift (1 = no preference)"))
+    for ax, (key, scale, title) in zip(axes, panels):
+        for method, points in curves.items():
+            points = [p for p in points if f"{key}_mean" in p]
+            if not points:
+                continue
+            ax.errorbar([p["steps"] for p in points], [scale * p[f"{key}_mean"] for p in points],
+                        yerr=[scale * p[f"{key}_std"] for p in points], marker="o", capsize=3, label=method)
+        ax.set_xscale("log", base=2)
+        steps = sorted({p["steps"] for points in curves.values() for p in points})
+        ax.set_xticks(steps, [f"{s:,}" for s in steps])
+        ax.minorticks_off()
+        ax.set_xlabel("training steps")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[1].axhline(1.0, color="grey", linestyle="--", linewidth=1)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=max(len(labels), 1), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp)
     plt.close(fig)
