@@ -191,7 +191,7 @@ def matched_budget_comparisons(runs: list[dict], split: str = "test_unbiased") -
             if kind == "rgb_only" and steps[method] == default:
                 continue
             baseline = next((m for m, n in steps.items() if n == steps[method] and ARMS[m].method == kind
-                             and ARMS[m].train_split == "train" and _only_length(m)), None)
+                             and _only_length(m)), None)
             if baseline is not None:
                 out += comparisons(runs, baseline=baseline, split=split, methods=[method])
     return out

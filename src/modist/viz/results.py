@@ -32,13 +32,7 @@ def plot_demo_results(summary: list[dict], out_png: str | os.PathLike, chance: f
         ax.set_xticks(x, splits)
         ax.set_title(f"{'linear probe' if metric == 'linear' else 'kNN'} top-1 (%)")
         ax.grid(axis="y", alpha=0.3)
-    # Below the axes: inside, the legend hides bars once there are more than three methods.
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
+    _save_with_legend(fig, axes[0], out_png, bottom=0.1)
 
 
 def plot_length_study(curves: dict[str, list[dict]], out_png: str | os.PathLike) -> None:
@@ -62,9 +56,15 @@ def plot_length_study(curves: dict[str, list[dict]], out_png: str | os.PathLike)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
     axes[1].axhline(1.0, color="grey", linestyle="--", linewidth=1)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=max(len(labels), 1), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    _save_with_legend(fig, axes[0], out_png, bottom=0.08)
+
+
+def _save_with_legend(fig, ax, out_png: str | os.PathLike, *, bottom: float) -> None:
+    """One legend for the figure, below the axes (inside, it hides bars once there are more than
+    three methods), then the PNG written atomically."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(max(len(labels), 1), 6), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp)
     plt.close(fig)
